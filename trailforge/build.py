@@ -1,0 +1,243 @@
+"""The pipeline: recipe -> plan of base trails -> families -> rows, in shards (pure and seeded).
+
+`plan` enumerates work items (which frame, stage, role, view); `build_rows` turns a shard of work
+items into rows. Both are pure functions of the recipe, its input files and the seed; the engine
+that runs the shards (here a process pool) cannot change a single byte of the result.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from itertools import product
+from typing import Any, Callable, Iterator, Sequence
+
+from .content import Content, Frame, load_content
+from .curriculum import FamilyGrower, Member, MutationStats, affordable_markers
+from .errors import RecipeError
+from .grammar import Chain, Grammar, load_grammar
+from .mutate import MUTATORS, MutationContext
+from .recipe import Recipe
+from .render import Renderer, Step, TrailSpec
+from .seeding import item_rng, stable_hash, unit_interval
+from .tokenize import Tokenizer, load_tokenizers
+
+#: Work items per shard: small enough for a smooth progress bar, large enough to amortise overhead.
+SHARD_SIZE = 64
+#: How many phrasings each role template offers (voices are drawn below this).
+VOICES = 3
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One base trail to render and grow into a family."""
+
+    stage: int
+    domain: str
+    frame_id: str
+    role: str
+    view: str
+    voice: int
+    key: str  # stable hash: orders items for --limit and names the family
+
+
+@dataclass
+class Inputs:
+    """Everything loaded from the recipe's files, ready for building."""
+
+    recipe: Recipe
+    grammar: Grammar
+    content: Content
+    renderer: Renderer
+    tokenizers: list[Tokenizer]
+    markers: tuple[str, ...]
+
+    @property
+    def files(self) -> list:
+        return [*self.grammar.files, *self.content.files, *sorted(
+            p for p in self.recipe.path(self.recipe.templates).rglob("*.j2"))]
+
+
+def load_inputs(recipe: Recipe) -> Inputs:
+    """Load and cross-check every input the recipe names (fails before anything is written)."""
+    grammar = load_grammar(recipe.grammar_paths)
+    missing_stages = [s for s in recipe.stages if s not in grammar.stages]
+    if missing_stages:
+        raise RecipeError(f"stages {missing_stages} are not defined by the grammars",
+                          file=recipe.base_dir / "trailforge.yaml",
+                          hint=f"defined stages: {sorted(grammar.stages)}")
+    domains = None if recipe.domains == "all" else list(recipe.domains)
+    content = load_content(recipe.path(recipe.content), domains)
+    unknown_ood = [d for d in recipe.ood.domains if d not in content.domains]
+    if unknown_ood:
+        raise RecipeError(f"ood.domains {unknown_ood} are not loaded domains",
+                          hint=f"loaded: {', '.join(sorted(content.domains))}")
+    unknown_ops = [m for m in recipe.mutators if m not in MUTATORS]
+    if unknown_ops:
+        raise RecipeError(f"unknown mutators {unknown_ops}",
+                          hint=f"available: {', '.join(MUTATORS)}")
+    renderer = Renderer(recipe.path(recipe.templates),
+                        {name: d.title for name, d in content.domains.items()})
+    for role in recipe.roles:
+        for view in recipe.views:
+            probe = TrailSpec(stage=0, chain="probe", domain=next(iter(content.domains)),
+                              frame_id="probe", role=role, view=view, voice=0)
+            renderer.render(probe, (Step("premise", "premise", "Suppose", "a probe holds"),
+                                    Step("conclusion", "conclusion", "Therefore,", "it holds")))
+    tokenizers = load_tokenizers(recipe.tokenizers, recipe.base_dir)
+    markers = affordable_markers(tokenizers, recipe.max_token_distance)
+    return Inputs(recipe=recipe, grammar=grammar, content=content, renderer=renderer,
+                  tokenizers=tokenizers, markers=markers)
+
+
+def _usable(frame: Frame, chain: Chain) -> bool:
+    return all(s.field in frame.fields for s in chain.slots if not s.optional)
+
+
+def plan(inputs: Inputs) -> list[WorkItem]:
+    """Every base trail of the build, in a stable pseudo-random order (a prefix is a fair sample)."""
+    recipe = inputs.recipe
+    combos = list(product(recipe.roles, recipe.views))
+    items = []
+    for stage in recipe.stages:
+        chain = inputs.grammar.stages[stage]
+        for domain in inputs.content.domains.values():
+            for frame in domain.frames:
+                if not _usable(frame, chain):
+                    continue
+                rng = item_rng(recipe.seed, "renderings", stage, domain.name, frame.id)
+                picks = rng.sample(combos, min(recipe.trails_per_frame, len(combos)))
+                for role, view in picks:
+                    voice = rng.randrange(VOICES)
+                    key = stable_hash(recipe.seed, stage, chain.qualified_name, domain.name,
+                                      frame.id, role, view, voice)
+                    items.append(WorkItem(stage, domain.name, frame.id, role, view, voice, key))
+    items.sort(key=lambda item: item.key)
+    return items[: recipe.limit] if recipe.limit else items
+
+
+def shards(items: Sequence[WorkItem], size: int = SHARD_SIZE) -> list[list[WorkItem]]:
+    return [list(items[i:i + size]) for i in range(0, len(items), size)]
+
+
+def split_of(recipe: Recipe, item: WorkItem) -> str:
+    """The split of an item's family: held-out ground goes to `ood`; otherwise a stable hash of the
+    frame picks the split, so a frame's families (and so every family) stay in one split."""
+    if item.domain in recipe.ood.domains or item.role in recipe.ood.roles:
+        return "ood"
+    x = unit_interval(recipe.seed, "split", item.domain, item.frame_id)
+    total = 0.0
+    names = list(recipe.splits)
+    for name in names:
+        total += recipe.splits[name]
+        if x < total:
+            return name
+    return names[-1]
+
+
+def _row(member: Member, family: list[Member], row_ids: list[str], family_id: str, split: str,
+         item: WorkItem, chain: Chain, labels: list[str]) -> dict[str, Any]:
+    trail = member.trail
+
+    def per_tokenizer(values: tuple[int, ...] | None) -> dict[str, int] | None:
+        return None if values is None else dict(zip(labels, values))
+
+    return {
+        "id": row_ids[-1],
+        "family_id": family_id,
+        "parent_id": None if member.parent is None else row_ids[member.parent],
+        "depth": member.depth,
+        "walk": member.walk,
+        "split": split,
+        "stage": item.stage,
+        "grammar": chain.qualified_name,
+        "domain": item.domain,
+        "role": item.role,
+        "view": item.view,
+        "frame_id": item.frame_id,
+        "template_id": trail.template_id,
+        "text": trail.text,
+        "steps": [{"kind": s.kind, "connective": s.connective, "text": s.text} for s in trail.steps],
+        "prompt": trail.prompt,
+        "completion": trail.completion,
+        "conclusion": trail.conclusion,
+        "label_flipped": member.label_flipped,
+        "mutation": None if member.op is None else {"op": member.op, "detail": member.detail},
+        "token_distance": per_tokenizer(member.distance),
+        "base_token_distance": per_tokenizer(member.base_distance),
+        "char_distance": member.char_distance,
+        "n_tokens": per_tokenizer(tuple(len(ids) for ids in member.ids)),
+    }
+
+
+def build_rows(inputs: Inputs, items: Sequence[WorkItem]) -> tuple[list[dict[str, Any]], MutationStats]:
+    """Rows of the families of `items` (a pure function of the inputs and the items)."""
+    recipe = inputs.recipe
+    grower = FamilyGrower(inputs.renderer, inputs.tokenizers, recipe.mutators,
+                          recipe.max_token_distance, recipe.variants_per_trail, recipe.walks,
+                          recipe.walk_depth)
+    labels = [t.label for t in inputs.tokenizers]
+    rows: list[dict[str, Any]] = []
+    for item in items:
+        chain = inputs.grammar.stages[item.stage]
+        domain = inputs.content.domains[item.domain]
+        frame = next(f for f in domain.frames if f.id == item.frame_id)
+        rng = item_rng(recipe.seed, "family", item.key)
+        steps = tuple(
+            Step(kind=slot.kind, field=slot.field, connective=rng.choice(slot.connectives),
+                 text=frame.fields[slot.field])
+            for slot in chain.slots if slot.field in frame.fields)
+        spec = TrailSpec(stage=item.stage, chain=chain.name, domain=item.domain,
+                         frame_id=item.frame_id, role=item.role, view=item.view, voice=item.voice)
+        base = inputs.renderer.render(spec, steps)
+        ctx = MutationContext(chain=chain, frame=frame,
+                              synonyms=inputs.content.lexicon.synonyms + domain.synonyms,
+                              fillers=inputs.content.lexicon.fillers, markers=inputs.markers)
+        family = grower.grow(base, ctx, rng)
+        family_id = stable_hash("family", item.key, base.text)[:16]
+        split = split_of(recipe, item)
+        row_ids: list[str] = []
+        for member in family:
+            parent = None if member.parent is None else row_ids[member.parent]
+            row_ids.append(stable_hash("row", family_id, parent, member.op, member.detail,
+                                       member.trail.text, member.label_flipped)[:32])
+            rows.append(_row(member, family, row_ids, family_id, split, item, chain, labels))
+    return rows, grower.stats
+
+
+_WORKER_INPUTS: Inputs | None = None
+
+
+def _run_shard(items: list[WorkItem]) -> tuple[list[dict[str, Any]], MutationStats]:
+    assert _WORKER_INPUTS is not None
+    return build_rows(_WORKER_INPUTS, items)
+
+
+def run_shards(inputs: Inputs, work: list[list[WorkItem]], workers: int,
+               on_progress: Callable[[int], None] | None = None
+               ) -> Iterator[tuple[int, list[dict[str, Any]], MutationStats]]:
+    """Build every shard, yielding (shard index, rows, stats) as shards finish (any order)."""
+    if workers <= 1 or len(work) <= 1:
+        for index, items in enumerate(work):
+            rows, stats = build_rows(inputs, items)
+            if on_progress:
+                on_progress(len(items))
+            yield index, rows, stats
+        return
+    global _WORKER_INPUTS
+    _WORKER_INPUTS = inputs  # inherited by forked workers: nothing is loaded twice
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = {pool.submit(_run_shard, items): (i, len(items)) for i, items in enumerate(work)}
+            for future in as_completed(futures):
+                index, size = futures[future]
+                rows, stats = future.result()
+                if on_progress:
+                    on_progress(size)
+                yield index, rows, stats
+    finally:
+        _WORKER_INPUTS = None

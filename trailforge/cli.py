@@ -1,0 +1,172 @@
+"""The `trailforge` command line. Errors meant for users print without a traceback and exit 2."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.table import Table
+
+from . import __version__
+from .errors import TrailforgeError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except TrailforgeError as exc:
+            err_console.print("[bold red]error:[/] " + escape(exc.format()), highlight=False)
+            sys.exit(2)
+
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    return wrapper
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # unwinds through cleanup, so a killed build leaves nothing
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="trailforge")
+def main() -> None:
+    """trailforge: build datasets of small reasoning chains and their token-bounded micro-variants.
+
+    \b
+    Typical use:
+      trailforge build                       # default recipe -> out/<name>/<version>/
+      trailforge show out/ski-tracks/0.1.0   # read a few trails
+    """
+
+
+@main.command()
+@click.option("--recipe", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Recipe YAML [default: ./trailforge.yaml, else the bundled default].")
+@click.option("--out", "output", type=click.Path(file_okay=False), default=None,
+              help="Output root; the version goes to OUT/<name>/<version>/.")
+@click.option("--seed", type=int, default=None, help="Override the recipe's seed.")
+@click.option("--version", "version", default=None, help="Override the recipe's version (e.g. 0.2.0).")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Build only this many families (a stable sample of all of them).")
+@click.option("--tokenizer", "tokenizers", multiple=True,
+              help="Target tokenizer (repeatable; replaces the recipe's): an offline encoding "
+              "(o200k_base, cl100k_base, ...), a tokenizer.json path, a local model folder or "
+              "hf:<repo-id>; prefix LABEL= to name its columns.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes [default: CPU count].")
+@_handle_errors
+def build(recipe: Path | None, output: str | None, seed: int | None, version: str | None,
+          limit: int | None, tokenizers: tuple[str, ...], workers: int | None) -> None:
+    """Build a dataset version from a recipe (offline; deterministic for a given seed).
+
+    Every variant is re-encoded with every target tokenizer and kept only if it differs from its
+    parent by 1..max_token_distance tokens. The version is written to a temporary folder and renamed
+    at the end; an existing version is never overwritten.
+    """
+    from .factory import build_version
+    from .recipe import load_recipe
+
+    loaded = load_recipe(recipe, output=output, seed=seed, version=version, limit=limit,
+                         tokenizers=list(tokenizers) or None)
+    signal.signal(signal.SIGTERM, _terminate)
+    progress = Progress(TextColumn("[bold]building[/] {task.description}"), BarColumn(),
+                        MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                        console=err_console, transient=False)
+    task: dict[str, Any] = {}
+    with progress:
+        def on_start(total: int) -> None:
+            task["id"] = progress.add_task(f"{loaded.name} {loaded.version} (families)", total=total)
+
+        def on_progress(n: int) -> None:
+            progress.advance(task["id"], n)
+
+        try:
+            result = build_version(loaded, workers=workers, on_start=on_start,
+                                   on_progress=on_progress)
+        except KeyboardInterrupt:
+            err_console.print("[yellow]interrupted: nothing was written[/]")
+            sys.exit(130)
+    if result.already_built:
+        console.print(f"[green]{result.path}[/] already holds version {loaded.version} built from "
+                      "identical inputs; nothing to do.")
+        return
+    _summary(result)
+
+
+def _summary(result: Any) -> None:
+    table = Table(title=f"built {result.rows} rows in {result.seconds:.1f}s", title_justify="left")
+    table.add_column("group")
+    table.add_column("value")
+    table.add_column("rows", justify="right")
+    for group, counts in (("split", result.by_split), ("stage", result.by_stage),
+                          ("domain", result.by_domain)):
+        for key, count in counts.items():
+            table.add_row(group, str(key), str(count))
+    mutations = result.stats.get("mutations", {})
+    for op, entry in mutations.items():
+        table.add_row("mutator", op, f"{entry['kept']} kept / {entry['proposed']} tried")
+    console.print(table)
+    console.print(f"output: [bold]{result.path}[/]")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--n", "count", type=click.IntRange(min=1), default=5, show_default=True,
+              help="How many base trails to show.")
+@click.option("--stage", type=int, default=None, help="Only this curriculum stage.")
+@click.option("--domain", default=None, help="Only this domain.")
+@click.option("--split", default=None, help="Only this split.")
+@click.option("--family", default=None,
+              help="Show one family (a family_id, or N for the N-th family): the base trail and "
+              "each variant with its changed tokens highlighted.")
+@_handle_errors
+def show(directory: Path, count: int, stage: int | None, domain: str | None, split: str | None,
+         family: str | None) -> None:
+    """Print trails of a built version readably, steps coloured by kind."""
+    from .dataset import read_manifest, read_table
+    from .errors import DatasetError
+    from .show import family_panels, trail_panel
+    from .tokenize import load_tokenizer
+
+    rows = read_table(directory).to_pylist()
+    if family is not None:
+        bases = [r for r in rows if r["depth"] == 0]
+        if family.isdigit():
+            if not 1 <= int(family) <= len(bases):
+                raise DatasetError(f"there are {len(bases)} families; --family {family} is out of range")
+            family = bases[int(family) - 1]["family_id"]
+        members = [r for r in rows if r["family_id"] == family]
+        if not members:
+            raise DatasetError(f"no family {family!r}", file=directory,
+                               hint="pass a family_id shown by `trailforge show`, or a number")
+        tokenizer = None
+        for entry in read_manifest(directory).get("tokenizers", []):
+            try:
+                tokenizer = load_tokenizer(entry["spec"])
+                break
+            except TrailforgeError:
+                continue
+        brackets = not console.is_terminal
+        for panel in family_panels(members, tokenizer, brackets):
+            console.print(panel)
+        return
+    selected = [r for r in rows if r["depth"] == 0
+                and (stage is None or r["stage"] == stage)
+                and (domain is None or r["domain"] == domain)
+                and (split is None or r["split"] == split)]
+    if not selected:
+        raise DatasetError("no trails match the filters", file=directory,
+                           hint="check --stage/--domain/--split against `stats.json`")
+    for row in selected[:count]:
+        console.print(trail_panel(row))

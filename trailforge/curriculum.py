@@ -1,0 +1,178 @@
+"""Families: a base trail, its single-edit variants and its drift walks, all within the token bound.
+
+The engine here is the only place that measures: mutators propose, the engine re-renders each
+proposal, re-encodes the final text with every target tokenizer and keeps it only if
+1 <= distance <= bound under all of them. Walks must also drift: every step moves strictly further
+from the base under every tokenizer.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import islice
+from typing import Sequence
+
+from .distance import char_distance, token_distance
+from .mutate import MARKERS, MUTATORS, MutationContext, Mutator
+from .render import Renderer, Trail
+from .tokenize import Tokenizer
+
+#: Proposals one mutator may make for one edit before the engine gives up on it.
+MAX_TRIES = 24
+
+_PROBES = (
+    "Suppose a steel rod is heated. Then the rod expands. Therefore, the rod gets longer.",
+    "But the contract was signed under pressure. However, the court still enforces it.",
+    "Imagine the cache is full. As a result, old entries are evicted first.",
+)
+
+
+@dataclass
+class Member:
+    """One row-to-be of a family."""
+
+    trail: Trail
+    ids: tuple[list[int], ...]
+    depth: int = 0
+    parent: int | None = None  # index of the parent in the family
+    walk: int | None = None
+    op: str | None = None
+    detail: str | None = None
+    label_flipped: bool = False
+    distance: tuple[int, ...] | None = None
+    base_distance: tuple[int, ...] | None = None
+    char_distance: int | None = None
+
+
+@dataclass
+class MutationStats:
+    """Proposals per op: how many were tried, kept, and rejected (by reason)."""
+
+    proposed: Counter = field(default_factory=Counter)
+    kept: Counter = field(default_factory=Counter)
+    rejected: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+
+    def merge(self, other: "MutationStats") -> None:
+        self.proposed.update(other.proposed)
+        self.kept.update(other.kept)
+        for op, reasons in other.rejected.items():
+            self.rejected[op].update(reasons)
+
+    def as_dict(self) -> dict:
+        ops = sorted(set(self.proposed) | set(self.kept))
+        return {op: {"proposed": self.proposed[op], "kept": self.kept[op],
+                     "rejected": dict(sorted(self.rejected[op].items())),
+                     "rejection_rate": round(1 - self.kept[op] / self.proposed[op], 4)
+                     if self.proposed[op] else 0.0} for op in ops}
+
+
+def encode_all(tokenizers: Sequence[Tokenizer], text: str) -> tuple[list[int], ...]:
+    return tuple(t.encode_batch([text])[0] for t in tokenizers)
+
+
+@lru_cache(maxsize=8)
+def _affordable(tokenizers: tuple[Tokenizer, ...], bound: int) -> tuple[str, ...]:
+    costs: dict[str, int] = {}
+    for marker in MARKERS:
+        worst = []
+        for probe in _PROBES:
+            words = probe.split(" ")
+            for i in range(1, len(words)):
+                marked = " ".join(words[:i] + [marker] + words[i:])
+                worst.append(max(token_distance(t.encode_batch([probe])[0],
+                                                t.encode_batch([marked])[0]) for t in tokenizers))
+        worst.sort()
+        costs[marker] = worst[(3 * len(worst)) // 4]  # fits at three positions in four
+    return tuple(m for m in sorted(MARKERS, key=lambda m: (costs[m], MARKERS.index(m)))
+                 if costs[m] <= bound)
+
+
+def affordable_markers(tokenizers: Sequence[Tokenizer], bound: int) -> tuple[str, ...]:
+    """Markers whose typical insertion cost fits the bound under every tokenizer, cheapest first."""
+    return _affordable(tuple(tokenizers), bound)
+
+
+class FamilyGrower:
+    """Grows families for one build; holds no per-family state."""
+
+    def __init__(self, renderer: Renderer, tokenizers: Sequence[Tokenizer], ops: Sequence[str],
+                 bound: int, variants_per_trail: int, walks: int, walk_depth: int) -> None:
+        self.renderer = renderer
+        self.tokenizers = tuple(tokenizers)
+        self.mutators: dict[str, Mutator] = {op: MUTATORS[op]() for op in ops}
+        self.bound = bound
+        self.variants_per_trail = variants_per_trail
+        self.walks = walks
+        self.walk_depth = walk_depth
+        self.stats = MutationStats()
+
+    def _measure(self, parent: Member, base: Member, edit_trail: Trail, op: str,
+                 seen: set[str], drift: bool) -> tuple | None:
+        if edit_trail.text in seen:
+            self.stats.rejected[op]["duplicate"] += 1
+            return None
+        ids, distances = [], []
+        for tok, parent_ids in zip(self.tokenizers, parent.ids):
+            new_ids = tok.encode_batch([edit_trail.text])[0]
+            d = token_distance(parent_ids, new_ids, cutoff=self.bound)
+            if d == 0:
+                self.stats.rejected[op]["no_token_change"] += 1
+                return None
+            if d > self.bound:
+                self.stats.rejected[op][f"over_bound:{tok.label}"] += 1
+                return None
+            ids.append(new_ids)
+            distances.append(d)
+        base_distances = tuple(token_distance(b, n) for b, n in zip(base.ids, ids))
+        if drift and parent.base_distance is not None and any(
+                new <= old for new, old in zip(base_distances, parent.base_distance)):
+            self.stats.rejected[op]["not_drifting"] += 1
+            return None
+        return tuple(ids), tuple(distances), base_distances
+
+    def _derive(self, family: list[Member], parent_index: int, ops: Sequence[str],
+                ctx: MutationContext, rng: random.Random, seen: set[str], walk: int | None
+                ) -> Member | None:
+        parent, base = family[parent_index], family[0]
+        for op in ops:
+            for edit in islice(self.mutators[op].propose(parent.trail, ctx, rng), MAX_TRIES):
+                self.stats.proposed[op] += 1
+                trail = self.renderer.render(parent.trail.spec, edit.steps)
+                measured = self._measure(parent, base, trail, op, seen, drift=walk is not None)
+                if measured is None:
+                    continue
+                ids, distances, base_distances = measured
+                self.stats.kept[op] += 1
+                seen.add(trail.text)
+                return Member(trail=trail, ids=ids, depth=parent.depth + 1, parent=parent_index,
+                              walk=walk, op=op, detail=edit.detail,
+                              label_flipped=parent.label_flipped or edit.label_flipped,
+                              distance=distances, base_distance=base_distances,
+                              char_distance=char_distance(parent.trail.text, trail.text))
+        return None
+
+    def grow(self, base_trail: Trail, ctx: MutationContext, rng: random.Random) -> list[Member]:
+        """The family of `base_trail`: base first, then single-edit variants, then walks."""
+        base = Member(trail=base_trail, ids=encode_all(self.tokenizers, base_trail.text))
+        family, seen = [base], {base_trail.text}
+        ops = list(self.mutators)
+        rng.shuffle(ops)
+        for k in range(self.variants_per_trail):
+            rotated = ops[k % len(ops):] + ops[:k % len(ops)]
+            variant = self._derive(family, 0, rotated, ctx, rng, seen, walk=None)
+            if variant is not None:
+                family.append(variant)
+        steady = [op for op in ops if self.mutators[op].meaning_preserving]
+        for walk in range(self.walks):
+            parent_index = 0
+            for _ in range(self.walk_depth):
+                step = self._derive(family, parent_index, rng.sample(steady, len(steady)), ctx,
+                                    rng, seen, walk=walk)
+                if step is None:
+                    break
+                family.append(step)
+                parent_index = len(family) - 1
+        return family

@@ -1,0 +1,63 @@
+"""Errors meant for users: each names the file (and line, where known) and how to fix it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class TrailforgeError(Exception):
+    """A problem the user can fix. The CLI prints it without a traceback and exits 2."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | Path | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.message = message
+        self.file = str(file) if file is not None else None
+        self.line = line
+        self.hint = hint
+        super().__init__(self.format())
+
+    @property
+    def location(self) -> str:
+        if self.file is None:
+            return ""
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+    def format(self) -> str:
+        text = f"{self.location}: {self.message}" if self.location else self.message
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class RecipeError(TrailforgeError):
+    """The recipe (trailforge.yaml) is missing, malformed or inconsistent."""
+
+
+class GrammarError(TrailforgeError):
+    """A chain grammar is malformed."""
+
+
+class ContentError(TrailforgeError):
+    """A domain, frame or lexicon file is malformed."""
+
+
+class TemplateError(TrailforgeError):
+    """A Jinja template is malformed or fails to render."""
+
+
+class TokenizerError(TrailforgeError):
+    """A target tokenizer cannot be found or loaded."""
+
+
+class OutputError(TrailforgeError):
+    """The output location cannot be written (e.g. the version already exists)."""
+
+
+class DatasetError(TrailforgeError):
+    """A built dataset directory is missing or unreadable."""

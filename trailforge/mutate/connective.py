@@ -1,0 +1,25 @@
+"""`connective`: swap a step's connective for another the grammar allows for that step."""
+
+from __future__ import annotations
+
+import random
+from typing import Iterator
+
+from ..render import Trail
+from .base import Edit, MutationContext, shuffled, with_step
+
+
+class ConnectiveMutator:
+    op = "connective"
+    meaning_preserving = True
+
+    def propose(self, trail: Trail, ctx: MutationContext, rng: random.Random) -> Iterator[Edit]:
+        candidates = []
+        for index, step in enumerate(trail.steps):
+            for alternative in ctx.chain.slot(step.field).connectives:
+                if alternative != step.connective:
+                    candidates.append((index, alternative))
+        for index, alternative in shuffled(candidates, rng):
+            step = trail.steps[index]
+            yield Edit(op=self.op, detail=f"{step.connective!r} -> {alternative!r} in {step.field}",
+                       steps=with_step(trail.steps, index, connective=alternative))

@@ -1,0 +1,40 @@
+"""`filler`: insert a filler word right after a step's connective, or delete one found there."""
+
+from __future__ import annotations
+
+import random
+from typing import Iterator
+
+from ..render import Step, Trail
+from .base import Edit, MutationContext, shuffled, with_step
+
+
+def accepts_filler(step: Step) -> bool:
+    """A filler reads well after a connective ending in a comma or a one-word conjunction
+    ("Therefore, clearly ...", "Then clearly ..."), never after a premise's verb ("Suppose")."""
+    if step.kind == "premise" and not step.connective.endswith(","):
+        return False
+    return step.connective.endswith(",") or " " not in step.connective
+
+
+class FillerMutator:
+    op = "filler"
+    meaning_preserving = True
+
+    def propose(self, trail: Trail, ctx: MutationContext, rng: random.Random) -> Iterator[Edit]:
+        candidates = []
+        for index, step in enumerate(trail.steps):
+            first, _, rest = step.text.partition(" ")
+            if first in ctx.fillers and rest:
+                candidates.append((index, None))
+            elif accepts_filler(step):
+                candidates.extend((index, word) for word in ctx.fillers)
+        for index, word in shuffled(candidates, rng):
+            step = trail.steps[index]
+            if word is None:
+                first, _, rest = step.text.partition(" ")
+                yield Edit(op=self.op, detail=f"delete {first!r} in {step.field}",
+                           steps=with_step(trail.steps, index, text=rest))
+            else:
+                yield Edit(op=self.op, detail=f"insert {word!r} in {step.field}",
+                           steps=with_step(trail.steps, index, text=f"{word} {step.text}"))

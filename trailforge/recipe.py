@@ -1,0 +1,139 @@
+"""The recipe: everything a build depends on, validated, with paths resolved."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import RecipeError
+from .yamlio import load_yaml, raise_validation
+
+VERSION_RE = re.compile(r"\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+RECIPE_FILE = "trailforge.yaml"
+
+
+class OOD(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    domains: list[str] = Field(default_factory=list)
+    roles: list[str] = Field(default_factory=list)
+
+
+class Recipe(BaseModel):
+    """A build recipe (trailforge.yaml). Relative paths are resolved against `base_dir`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    version: str
+    seed: int = 0
+    description: str = ""
+    grammars: list[str] = Field(default_factory=lambda: ["grammars/ski-chain.yaml"], min_length=1)
+    content: str = "content"
+    templates: str = "templates"
+    domains: Literal["all"] | list[str] = "all"
+    roles: list[str] = Field(min_length=1)
+    views: list[str] = Field(min_length=1)
+    stages: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5], min_length=1)
+    trails_per_frame: int = Field(default=2, ge=1)
+    tokenizers: list[str] = Field(default_factory=lambda: ["o200k_base", "cl100k_base"],
+                                  min_length=1)
+    max_token_distance: int = Field(default=2, ge=1, le=16)
+    variants_per_trail: int = Field(default=4, ge=0)
+    walks: int = Field(default=1, ge=0)
+    walk_depth: int = Field(default=3, ge=1)
+    mutators: list[str] = Field(default_factory=lambda: ["mark", "synonym", "connective",
+                                                         "filler", "flip"])
+    splits: dict[str, float] = Field(
+        default_factory=lambda: {"train": 0.9, "validation": 0.05, "test": 0.05})
+    ood: OOD = Field(default_factory=OOD)
+    order: Literal["curriculum", "shuffle"] = "curriculum"
+    output: str = "out"
+    limit: int | None = Field(default=None, ge=1)
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not NAME_RE.fullmatch(v):
+            raise ValueError("use letters, digits, '_', '-' and '.' only")
+        return v
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, v: Any) -> str:
+        if not isinstance(v, str) or not VERSION_RE.fullmatch(v):
+            raise ValueError("must be a semantic version like 0.1.0 (quote it in YAML)")
+        return v
+
+    @field_validator("roles", "views", "mutators", "tokenizers", "stages")
+    @classmethod
+    def _unique(cls, v: list[Any]) -> list[Any]:
+        if len(set(v)) != len(v):
+            raise ValueError("entries must be unique")
+        return v
+
+    @field_validator("splits")
+    @classmethod
+    def _splits(cls, v: dict[str, float]) -> dict[str, float]:
+        if not v or any(p < 0 for p in v.values()) or abs(sum(v.values()) - 1.0) > 1e-6:
+            raise ValueError("proportions must be non-negative and sum to 1")
+        if "train" not in v:
+            raise ValueError("a `train` split is required")
+        if "ood" in v:
+            raise ValueError("`ood` is filled from `ood.domains`/`ood.roles`, not by proportion")
+        if not all(NAME_RE.fullmatch(k) and "-" not in k for k in v):
+            raise ValueError("split names use letters, digits and '_'")
+        return v
+
+    @model_validator(mode="after")
+    def _ood_known(self) -> "Recipe":
+        missing = [r for r in self.ood.roles if r not in self.roles]
+        if missing:
+            raise ValueError(f"ood.roles {missing} are not in roles")
+        return self
+
+    def path(self, value: str) -> Path:
+        """A recipe path resolved against the recipe's folder."""
+        p = Path(value)
+        return p if p.is_absolute() else self.base_dir / p
+
+    @property
+    def grammar_paths(self) -> list[Path]:
+        return [self.path(g) for g in self.grammars]
+
+    @property
+    def output_dir(self) -> Path:
+        return self.path(self.output) / self.name / self.version
+
+    def resolved(self) -> dict[str, Any]:
+        """The recipe as recorded in the manifest (paths as written, relative to the recipe)."""
+        return self.model_dump(mode="json")
+
+
+def default_recipe_path() -> Path:
+    """./trailforge.yaml if present, else the default recipe of this checkout."""
+    here = Path.cwd() / RECIPE_FILE
+    if here.exists():
+        return here
+    return Path(__file__).resolve().parent.parent / RECIPE_FILE
+
+
+def load_recipe(path: Path | None = None, **overrides: Any) -> Recipe:
+    """Load and validate a recipe; non-None `overrides` replace recipe fields (CLI options)."""
+    path = Path(path) if path is not None else default_recipe_path()
+    data = load_yaml(path, RecipeError, "recipe")
+    if not isinstance(data, dict):
+        raise RecipeError("a recipe must be a mapping", file=path, line=1,
+                          hint="see trailforge.yaml for the fields")
+    merged = dict(data)
+    merged.update({k: v for k, v in overrides.items() if v is not None})
+    merged["base_dir"] = path.resolve().parent
+    try:
+        return Recipe.model_validate(merged)
+    except ValidationError as exc:
+        raise_validation(exc, data, path, RecipeError, "recipe")
+        raise  # unreachable: raise_validation always raises

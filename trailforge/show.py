@@ -1,0 +1,66 @@
+"""Showing trails readably: steps coloured by kind, variants with their changed tokens marked."""
+
+from __future__ import annotations
+
+from difflib import SequenceMatcher
+from typing import Any, Sequence
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.text import Text
+
+from .tokenize import Tokenizer
+
+KIND_STYLES = {"premise": "cyan", "consequence": "green", "complication": "yellow",
+               "resolution": "magenta", "conclusion": "bold red"}
+
+
+def steps_text(row: dict[str, Any]) -> Text:
+    """The chain, one step a line, coloured by step kind."""
+    text = Text()
+    for step in row["steps"]:
+        text.append(f"{step['kind']:>12}  ", style="dim")
+        text.append(f"{step['connective']} {step['text']}.\n", style=KIND_STYLES.get(step["kind"], ""))
+    return text
+
+
+def trail_panel(row: dict[str, Any]) -> Panel:
+    title = (f"stage {row['stage']} · {row['domain']} · {row['frame_id']} · {row['role']} · "
+             f"{row['view']} · {row['split']}")
+    body = Group(Text(row["text"] + "\n"), steps_text(row))
+    return Panel(body, title=title, subtitle=f"family {row['family_id']}", title_align="left")
+
+
+def token_diff(tokenizer: Tokenizer, parent: str, child: str, brackets: bool) -> Text:
+    """`child` with the tokens that differ from `parent` highlighted (or [[bracketed]])."""
+    a, b = tokenizer.encode_batch([parent, child])
+    pieces = [tokenizer.decode([i]) for i in b]
+    out = Text()
+    for tag, _, _, j1, j2 in SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        chunk = "".join(pieces[j1:j2])
+        if tag == "equal":
+            out.append(chunk)
+        elif tag in ("replace", "insert"):
+            out.append(f"[[{chunk}]]" if brackets else chunk, style="bold black on yellow")
+        else:  # delete: mark where tokens went
+            out.append("[[-]]" if brackets else "␡", style="bold white on red")
+    return out
+
+
+def family_panels(rows: Sequence[dict[str, Any]], tokenizer: Tokenizer | None,
+                  brackets: bool) -> list[Panel]:
+    """The base trail, then each variant diffed against its parent."""
+    by_id = {r["id"]: r for r in rows}
+    panels = [trail_panel(rows[0])]
+    for row in rows[1:]:
+        parent = by_id.get(row["parent_id"])
+        distances = ", ".join(f"{k}={v}" for k, v in (row["token_distance"] or {}).items())
+        title = (f"depth {row['depth']} · {row['mutation']['op']} · {row['mutation']['detail']}"
+                 + (" · FLIPPED" if row["label_flipped"] else ""))
+        if parent is not None and tokenizer is not None:
+            body = token_diff(tokenizer, parent["text"], row["text"], brackets)
+        else:
+            body = Text(row["text"])
+        panels.append(Panel(body, title=title, subtitle=f"token distance: {distances}",
+                            title_align="left"))
+    return panels
