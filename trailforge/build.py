@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import random
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from itertools import product
@@ -20,7 +21,7 @@ from .errors import RecipeError
 from .grammar import Chain, Grammar, load_grammar
 from .mutate import MUTATORS, MutationContext
 from .recipe import Recipe
-from .render import Renderer, Step, TrailSpec
+from .render import Renderer, Step, Trail, TrailSpec
 from .seeding import item_rng, stable_hash, unit_interval
 from .tokenize import Tokenizer, load_tokenizers
 
@@ -172,6 +173,23 @@ def _row(member: Member, family: list[Member], row_ids: list[str], family_id: st
     }
 
 
+def base_trail(inputs: Inputs, item: WorkItem, rng: random.Random) -> tuple[Trail, MutationContext]:
+    """Render an item's base trail (connectives drawn from `rng`) and its mutation context."""
+    chain = inputs.grammar.stages[item.stage]
+    domain = inputs.content.domains[item.domain]
+    frame = next(f for f in domain.frames if f.id == item.frame_id)
+    steps = tuple(
+        Step(kind=slot.kind, field=slot.field, connective=rng.choice(slot.connectives),
+             text=frame.fields[slot.field])
+        for slot in chain.slots if slot.field in frame.fields)
+    spec = TrailSpec(stage=item.stage, chain=chain.name, domain=item.domain,
+                     frame_id=item.frame_id, role=item.role, view=item.view, voice=item.voice)
+    ctx = MutationContext(chain=chain, frame=frame,
+                          synonyms=inputs.content.lexicon.synonyms + domain.synonyms,
+                          fillers=inputs.content.lexicon.fillers, markers=inputs.markers)
+    return inputs.renderer.render(spec, steps), ctx
+
+
 def build_rows(inputs: Inputs, items: Sequence[WorkItem]) -> tuple[list[dict[str, Any]], MutationStats]:
     """Rows of the families of `items` (a pure function of the inputs and the items)."""
     recipe = inputs.recipe
@@ -182,19 +200,8 @@ def build_rows(inputs: Inputs, items: Sequence[WorkItem]) -> tuple[list[dict[str
     rows: list[dict[str, Any]] = []
     for item in items:
         chain = inputs.grammar.stages[item.stage]
-        domain = inputs.content.domains[item.domain]
-        frame = next(f for f in domain.frames if f.id == item.frame_id)
         rng = item_rng(recipe.seed, "family", item.key)
-        steps = tuple(
-            Step(kind=slot.kind, field=slot.field, connective=rng.choice(slot.connectives),
-                 text=frame.fields[slot.field])
-            for slot in chain.slots if slot.field in frame.fields)
-        spec = TrailSpec(stage=item.stage, chain=chain.name, domain=item.domain,
-                         frame_id=item.frame_id, role=item.role, view=item.view, voice=item.voice)
-        base = inputs.renderer.render(spec, steps)
-        ctx = MutationContext(chain=chain, frame=frame,
-                              synonyms=inputs.content.lexicon.synonyms + domain.synonyms,
-                              fillers=inputs.content.lexicon.fillers, markers=inputs.markers)
+        base, ctx = base_trail(inputs, item, rng)
         family = grower.grow(base, ctx, rng)
         family_id = stable_hash("family", item.key, base.text)[:16]
         split = split_of(recipe, item)

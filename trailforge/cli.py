@@ -26,7 +26,8 @@ def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except TrailforgeError as exc:
-            err_console.print("[bold red]error:[/] " + escape(exc.format()), highlight=False)
+            err_console.print("[bold red]error:[/] " + escape(exc.format()), highlight=False,
+                              soft_wrap=True)
             sys.exit(2)
 
     wrapper.__name__ = func.__name__

@@ -26,7 +26,12 @@ class TrailforgeError(Exception):
     def location(self) -> str:
         if self.file is None:
             return ""
-        return f"{self.file}:{self.line}" if self.line else self.file
+        shown = self.file
+        try:  # shorter and free of machine paths when the file is under the working folder
+            shown = Path(self.file).resolve().relative_to(Path.cwd().resolve()).as_posix()
+        except (ValueError, OSError):
+            pass
+        return f"{shown}:{self.line}" if self.line else shown
 
     def format(self) -> str:
         text = f"{self.location}: {self.message}" if self.location else self.message

@@ -17,7 +17,12 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import TemplateError
 
-SENTINEL = "\ue000"
+
+
+def _sentinel(steps: tuple["Step", ...]) -> str:
+    """A private-use character that occurs in no step (marks where the conclusion begins)."""
+    used = {ch for step in steps for ch in step.text + step.connective}
+    return next(chr(c) for c in range(0xE000, 0xF900) if chr(c) not in used)
 
 
 @dataclass(frozen=True)
@@ -143,16 +148,17 @@ class Renderer:
         if name not in self._views:
             self._views[name] = self._load(name)
         intro, outro = self.voice(spec.role, spec.domain, spec.voice)
-        marked = steps[:-1] + (replace(steps[-1], connective=SENTINEL + steps[-1].connective),)
+        sentinel = _sentinel(steps)
+        marked = steps[:-1] + (replace(steps[-1], connective=sentinel + steps[-1].connective),)
         raw = self._guard(name, lambda: self._views[name].render(
             steps=marked, intro=intro, outro=outro, role=spec.role, view=spec.view,
             domain=self.domain_titles.get(spec.domain, spec.domain)))
         raw = raw.strip()
-        if raw.count(SENTINEL) != 1:
+        if raw.count(sentinel) != 1:
             raise TemplateError(
                 f"view template {name} must print the conclusion's connective exactly once",
                 file=self.template_dir / name, hint="print {{ step.connective }} for every step")
-        cut = raw.index(SENTINEL)
-        text = raw.replace(SENTINEL, "")
+        cut = raw.index(sentinel)
+        text = raw.replace(sentinel, "")
         prompt, completion = text[:cut], text[cut:]
         return Trail(spec=spec, steps=steps, text=text, prompt=prompt, completion=completion)

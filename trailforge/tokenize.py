@@ -117,14 +117,16 @@ class TransformersTokenizer:
         except ImportError as exc:  # pragma: no cover - transformers is a dependency
             raise TokenizerError(f"transformers is not importable: {exc}") from None
         source = spec[3:] if spec.startswith("hf:") else spec
-        local = not spec.startswith("hf:")
+        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
+        local = not spec.startswith("hf:") or offline
         try:
             tok = AutoTokenizer.from_pretrained(source, local_files_only=local)
         except Exception as exc:  # transformers raises many types (OSError, ValueError, ...)
-            where = "folder" if local else "Hub repository"
+            where = "Hub repository" if spec.startswith("hf:") else "folder"
             hint = ("the folder needs tokenizer.json or the files of a slow tokenizer"
-                    if local else "check the repo id and your network; offline, pass a local "
-                    "tokenizer.json or a downloaded model folder instead")
+                    if where == "folder" else "check the repo id and your network (HF_HUB_OFFLINE "
+                    "allows only cached repos); offline, pass a local tokenizer.json or a "
+                    "downloaded model folder instead")
             raise TokenizerError(f"cannot load tokenizer from {where} {source!r}: "
                                  f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
                                  hint=hint) from None

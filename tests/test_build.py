@@ -1,0 +1,122 @@
+"""End-to-end builds of the mini recipe: files, determinism, loading, provenance, refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from trailforge.dataset import read_table
+from trailforge.distance import token_distance
+from trailforge.errors import OutputError, TemplateError
+from trailforge.factory import build_version
+from trailforge.recipe import load_recipe
+from trailforge.tokenize import load_tokenizer
+from trailforge.write import sha256_file
+
+from .conftest import MINI
+
+
+def shard_bytes(version: Path) -> dict[str, bytes]:
+    return {p.relative_to(version).as_posix(): p.read_bytes()
+            for p in sorted((version / "data").rglob("*.parquet"))}
+
+
+def test_layout_and_all_stages(mini_build):
+    manifest = json.loads((mini_build / "manifest.json").read_text())
+    assert set(manifest["files"]) == set(shard_bytes(mini_build))
+    names = {Path(n).name for n in manifest["files"]}
+    assert {"train-00000-of-00001.parquet", "ood-00000-of-00001.parquet"} <= names
+    rows = read_table(mini_build).to_pylist()
+    assert {r["stage"] for r in rows} == {1, 2, 3, 4, 5}
+    assert {r["mutation"]["op"] for r in rows if r["mutation"]} == {
+        "mark", "synonym", "connective", "filler", "flip"}
+    assert all(r["text"] == r["prompt"] + r["completion"] for r in rows)
+    assert {r["split"] for r in rows if r["role"] == "critic"} == {"ood"}
+
+
+def test_manifest_hashes_match_files_and_inputs(mini_build):
+    manifest = json.loads((mini_build / "manifest.json").read_text())
+    for name, entry in manifest["files"].items():
+        assert sha256_file(mini_build / name) == entry["sha256"]
+        assert pq.ParquetFile(mini_build / name).metadata.num_rows == entry["rows"]
+    assert sum(e["rows"] for e in manifest["files"].values()) == manifest["rows"]["total"]
+    assert "content/domains/physics.yaml" in manifest["inputs"]
+    assert any(k.endswith("templates/views/prose.j2") for k in manifest["inputs"])
+    assert {t["label"] for t in manifest["tokenizers"]} == {"o200k_base", "cl100k_base"}
+    text = (mini_build / "manifest.json").read_text()
+    assert str(Path.home()) not in text and str(MINI) not in text  # no machine paths
+
+
+def test_card_front_matter_parses_and_matches(mini_build):
+    card = (mini_build / "README.md").read_text()
+    front = yaml.safe_load(card.split("---\n")[1])
+    manifest = json.loads((mini_build / "manifest.json").read_text())
+    splits = {s["name"]: s["num_examples"] for s in front["dataset_info"]["splits"]}
+    assert splits == manifest["rows"]["by_split"]
+    assert front["configs"][0]["config_name"] == "trails"
+
+
+def test_loads_with_datasets_offline(mini_build, monkeypatch):
+    import datasets
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    loaded = datasets.load_dataset(str(mini_build))
+    manifest = json.loads((mini_build / "manifest.json").read_text())
+    assert {s: len(loaded[s]) for s in loaded} == manifest["rows"]["by_split"]
+    row = loaded["train"][0]
+    assert row["depth"] == 0 and row["parent_id"] is None and row["steps"][0]["kind"] == "premise"
+
+
+def test_every_row_is_within_the_bound_when_retokenized(mini_build):
+    rows = {r["id"]: r for r in read_table(mini_build).to_pylist()}
+    toks = [load_tokenizer(n) for n in ("o200k_base", "cl100k_base")]
+    checked = 0
+    for row in rows.values():
+        if row["parent_id"] is None:
+            assert row["token_distance"] is None
+            continue
+        parent = rows[row["parent_id"]]
+        assert parent["family_id"] == row["family_id"] and parent["split"] == row["split"]
+        for tok in toks:
+            a, b = tok.encode_batch([parent["text"], row["text"]])
+            assert 1 <= token_distance(a, b) <= 2
+            assert token_distance(a, b) == row["token_distance"][tok.label]
+            checked += 1
+    assert checked > 200
+
+
+def test_deterministic_across_workers(mini_build, tmp_path):
+    other = build_version(load_recipe(MINI / "trailforge.yaml", output=str(tmp_path)), workers=1)
+    assert shard_bytes(other.path) == shard_bytes(mini_build)
+    for name in ("README.md", "stats.json"):
+        assert (other.path / name).read_bytes() == (mini_build / name).read_bytes()
+
+
+def test_seed_changes_the_data(mini_build, tmp_path):
+    other = build_version(load_recipe(MINI / "trailforge.yaml", output=str(tmp_path), seed=4,
+                                      limit=10), workers=1)
+    assert shard_bytes(other.path) != shard_bytes(mini_build)
+
+
+def test_existing_version_same_inputs_is_a_noop_other_inputs_refused(mini_copy):
+    recipe = load_recipe(mini_copy / "trailforge.yaml", limit=5)
+    first = build_version(recipe, workers=1)
+    before = shard_bytes(first.path)
+    again = build_version(load_recipe(mini_copy / "trailforge.yaml", limit=5), workers=1)
+    assert again.already_built
+    with pytest.raises(OutputError, match="bump"):
+        build_version(load_recipe(mini_copy / "trailforge.yaml", limit=6), workers=1)
+    assert shard_bytes(first.path) == before
+
+
+def test_broken_template_writes_nothing(mini_copy):
+    (mini_copy / "templates" / "views" / "qa.j2").write_text("{{ steps[0].connective }} {{ oops }}")
+    recipe = load_recipe(mini_copy / "trailforge.yaml")
+    with pytest.raises(TemplateError) as info:
+        build_version(recipe, workers=1)
+    assert "qa.j2" in info.value.file
+    assert not (mini_copy / "out").exists() or not any((mini_copy / "out").rglob("*.parquet"))

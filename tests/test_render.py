@@ -1,0 +1,70 @@
+import shutil
+from pathlib import Path
+
+import pytest
+
+from trailforge.errors import TemplateError
+from trailforge.render import Renderer, Step, TrailSpec
+
+ROOT = Path(__file__).resolve().parent.parent
+STEPS = (Step("premise", "premise", "Suppose", "a steel rod is heated"),
+         Step("consequence", "consequence", "Then", "the rod expands"),
+         Step("conclusion", "conclusion", "Therefore,", "the rod gets longer"))
+
+
+def spec(role="teacher", view="prose"):
+    return TrailSpec(stage=2, chain="direct", domain="physics", frame_id="heated-rod",
+                     role=role, view=view, voice=1)
+
+
+@pytest.fixture
+def templates(tmp_path):
+    target = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", target)
+    return target
+
+
+@pytest.mark.parametrize("view", ["prose", "steps", "qa", "keyvalue"])
+@pytest.mark.parametrize("role", ["student", "teacher", "critic", "child", "scientist", "skeptic"])
+def test_every_role_and_view_splits_prompt_and_completion(role, view):
+    trail = Renderer(ROOT / "templates", {"physics": "Physics"}).render(spec(role, view), STEPS)
+    assert trail.text == trail.prompt + trail.completion
+    assert trail.completion.lstrip().startswith("Therefore, the rod gets longer.")
+    assert "Suppose a steel rod is heated." in trail.prompt
+    assert "\ue000" not in trail.text and "  " not in trail.text
+    assert trail.conclusion == "the rod gets longer"
+
+
+def test_undefined_variable_names_template_and_line(templates):
+    (templates / "views" / "prose.j2").write_text("{{ intro }}\n{{ nonsense }}\n")
+    with pytest.raises(TemplateError) as info:
+        Renderer(templates, {}).render(spec(), STEPS)
+    assert "undefined" in info.value.message and "nonsense" in info.value.message
+    assert info.value.file.endswith("prose.j2") and info.value.line == 2
+
+
+def test_unsafe_attribute_is_refused(templates):
+    (templates / "views" / "prose.j2").write_text(
+        "{{ steps.__class__.__mro__[1].__subclasses__() }}{% for s in steps %}{{ s.connective }}{% endfor %}")
+    with pytest.raises(TemplateError) as info:
+        Renderer(templates, {}).render(spec(), STEPS)
+    assert "prose.j2" in info.value.file
+
+
+def test_syntax_error_points_at_line(templates):
+    (templates / "roles" / "teacher.j2").write_text("{% macro intro(domain, variant) %}\nhi\n{% endmacr %}")
+    with pytest.raises(TemplateError) as info:
+        Renderer(templates, {}).render(spec(), STEPS)
+    assert "syntax" in info.value.message and info.value.line is not None
+
+
+def test_view_must_print_the_conclusion_connective(templates):
+    (templates / "views" / "prose.j2").write_text("{{ intro }} {% for s in steps %}{{ s.text }}. {% endfor %}")
+    with pytest.raises(TemplateError, match="connective exactly once"):
+        Renderer(templates, {}).render(spec(), STEPS)
+
+
+def test_missing_role_lists_available(templates):
+    with pytest.raises(TemplateError) as info:
+        Renderer(templates, {}).render(spec(role="pirate"), STEPS)
+    assert "student" in info.value.hint
