@@ -120,3 +120,25 @@ def test_broken_template_writes_nothing(mini_copy):
         build_version(recipe, workers=1)
     assert "qa.j2" in info.value.file
     assert not (mini_copy / "out").exists() or not any((mini_copy / "out").rglob("*.parquet"))
+
+
+def test_curriculum_order(mini_build):
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(mini_build / "data/trails/train-00000-of-00001.parquet").to_pylist()
+    keys = [(r["stage"], r["rarity"]) for r in rows]
+    assert keys == sorted(keys)
+    seen: set[str] = set()
+    for row in rows:
+        if row["family_id"] not in seen:
+            assert row["depth"] == 0  # a family opens with its base trail
+            seen.add(row["family_id"])
+        else:
+            assert row["parent_id"] is not None
+
+
+def test_stats_report_balance_and_rejections(mini_build):
+    stats = json.loads((mini_build / "stats.json").read_text())
+    assert stats["distinct_base_trails"] == stats["families"]
+    assert set(stats["by_stage"]) == {"1", "2", "3", "4", "5"}
+    assert all("rejection_rate" in m for m in stats["mutations"].values())

@@ -16,7 +16,7 @@ from itertools import product
 from typing import Any, Callable, Iterator, Sequence
 
 from .content import Content, Frame, load_content
-from .curriculum import FamilyGrower, Member, MutationStats, affordable_markers
+from .curriculum import FamilyGrower, Member, MutationStats, affordable_markers, rarity
 from .errors import RecipeError
 from .grammar import Chain, Grammar, load_grammar
 from .mutate import MUTATORS, MutationContext
@@ -138,8 +138,8 @@ def split_of(recipe: Recipe, item: WorkItem) -> str:
     return names[-1]
 
 
-def _row(member: Member, family: list[Member], row_ids: list[str], family_id: str, split: str,
-         item: WorkItem, chain: Chain, labels: list[str]) -> dict[str, Any]:
+def _row(member: Member, row_ids: list[str], family_id: str, split: str, item: WorkItem,
+         chain: Chain, labels: list[str], family_rarity: float) -> dict[str, Any]:
     trail = member.trail
 
     def per_tokenizer(values: tuple[int, ...] | None) -> dict[str, int] | None:
@@ -153,6 +153,7 @@ def _row(member: Member, family: list[Member], row_ids: list[str], family_id: st
         "walk": member.walk,
         "split": split,
         "stage": item.stage,
+        "rarity": family_rarity,
         "grammar": chain.qualified_name,
         "domain": item.domain,
         "role": item.role,
@@ -205,12 +206,13 @@ def build_rows(inputs: Inputs, items: Sequence[WorkItem]) -> tuple[list[dict[str
         family = grower.grow(base, ctx, rng)
         family_id = stable_hash("family", item.key, base.text)[:16]
         split = split_of(recipe, item)
+        family_rarity = rarity(family[0].ids[0], inputs.tokenizers[0].vocab_size)
         row_ids: list[str] = []
         for member in family:
             parent = None if member.parent is None else row_ids[member.parent]
             row_ids.append(stable_hash("row", family_id, parent, member.op, member.detail,
                                        member.trail.text, member.label_flipped)[:32])
-            rows.append(_row(member, family, row_ids, family_id, split, item, chain, labels))
+            rows.append(_row(member, row_ids, family_id, split, item, chain, labels, family_rarity))
     return rows, grower.stats
 
 

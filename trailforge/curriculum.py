@@ -8,6 +8,7 @@ from the base under every tokenizer.
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -67,6 +68,17 @@ class MutationStats:
                      "rejected": dict(sorted(self.rejected[op].items())),
                      "rejection_rate": round(1 - self.kept[op] / self.proposed[op], 4)
                      if self.proposed[op] else 0.0} for op in ops}
+
+
+def rarity(ids: Sequence[int], vocab_size: int) -> float:
+    """How unusual a text's tokens are, in [0, 1]: the mean of log(1 + id) / log(vocab size).
+
+    BPE vocabularies assign low ids to early, frequent merges, so low rarity means a text made of
+    predictable tokens; within a stage the curriculum puts those first.
+    """
+    if not ids:
+        return 0.0
+    return round(sum(math.log1p(i) for i in ids) / (len(ids) * math.log(max(vocab_size, 2))), 6)
 
 
 def encode_all(tokenizers: Sequence[Tokenizer], text: str) -> tuple[list[int], ...]:
@@ -160,6 +172,8 @@ class FamilyGrower:
         family, seen = [base], {base_trail.text}
         ops = list(self.mutators)
         rng.shuffle(ops)
+        # Meaning-changing ops first: where a frame offers a flip, its family always gets one.
+        ops.sort(key=lambda op: self.mutators[op].meaning_preserving)
         for k in range(self.variants_per_trail):
             rotated = ops[k % len(ops):] + ops[:k % len(ops)]
             variant = self._derive(family, 0, rotated, ctx, rng, seen, walk=None)

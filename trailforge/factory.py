@@ -86,7 +86,7 @@ def card_body(recipe: Recipe, inputs: Inputs, by_split: dict[str, int],
         "re-encoding the final text.",
         f"- **Families**: {recipe.variants_per_trail} single-edit variants and {recipe.walks} drift "
         f"walk(s) of up to {recipe.walk_depth} edits per base trail; a family never spans splits.",
-        f"- **Order**: {'curriculum (stage, then family; base first, then its variants and walks by depth)' if recipe.order == 'curriculum' else 'seeded shuffle'}.",
+        f"- **Order**: {'curriculum (stage; within a stage, trails of the most predictable tokens first; each base trail followed by its variants and walks by depth)' if recipe.order == 'curriculum' else 'seeded shuffle'}.",
         f"- **Splits**: " + ", ".join(f"{s} ({n} rows)" for s, n in by_split.items()) + ".",
         "", "## Load it", "", "```python", "import datasets",
         'ds = datasets.load_dataset("path/to/this/folder")  # config "trails"', "```", "",
@@ -148,6 +148,7 @@ def build_version(recipe: Recipe, workers: int | None = None,
                        card_body(recipe, inputs, by_split, sample)), encoding="utf-8")
         stats_doc = {
             "rows": len(all_rows), "families": len(items),
+            "distinct_base_trails": len({r["text"] for r in all_rows if r["depth"] == 0}),
             "by_split": by_split, "by_stage": count_by(all_rows, "stage"),
             "by_domain": count_by(all_rows, "domain"), "by_role": count_by(all_rows, "role"),
             "by_view": count_by(all_rows, "view"),

@@ -37,7 +37,7 @@ def trails_schema(labels: Sequence[str]) -> pa.Schema:
     return pa.schema([
         ("id", pa.string()), ("family_id", pa.string()), ("parent_id", pa.string()),
         ("depth", pa.int32()), ("walk", pa.int32()), ("split", pa.string()),
-        ("stage", pa.int32()), ("grammar", pa.string()), ("domain", pa.string()),
+        ("stage", pa.int32()), ("rarity", pa.float64()), ("grammar", pa.string()), ("domain", pa.string()),
         ("role", pa.string()), ("view", pa.string()), ("frame_id", pa.string()),
         ("template_id", pa.string()), ("text", pa.string()),
         ("steps", pa.list_(pa.struct([("kind", pa.string()), ("connective", pa.string()),
@@ -59,8 +59,8 @@ def sha256_file(path: Path) -> str:
 
 
 def order_rows(rows: list[dict[str, Any]], order: str, seed: int, split: str) -> list[dict[str, Any]]:
-    """Curriculum order (stage, then family, base first then variants and walks as generated),
-    or a seeded shuffle."""
+    """Curriculum order (stage, then rarity of the base trail so predictable trails come first, then
+    family; within a family the base, its variants, then its walks by depth), or a seeded shuffle."""
     if order == "shuffle":
         shuffled = list(rows)
         random.Random(int(hashlib.sha256(f"{seed}:shuffle:{split}".encode()).hexdigest()[:16], 16)
@@ -69,7 +69,7 @@ def order_rows(rows: list[dict[str, Any]], order: str, seed: int, split: str) ->
     families: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         families[row["family_id"]].append(row)
-    keys = sorted(families, key=lambda f: (families[f][0]["stage"], f))
+    keys = sorted(families, key=lambda f: (families[f][0]["stage"], families[f][0]["rarity"], f))
     return [row for key in keys for row in families[key]]
 
 
