@@ -142,3 +142,23 @@ def test_stats_report_balance_and_rejections(mini_build):
     assert stats["distinct_base_trails"] == stats["families"]
     assert set(stats["by_stage"]) == {"1", "2", "3", "4", "5"}
     assert all("rejection_rate" in m for m in stats["mutations"].values())
+
+
+def test_curriculum_genome_sets_domains_and_counts(mini_build):
+    stats = json.loads((mini_build / "stats.json").read_text())
+    rows = read_table(mini_build).to_pylist()
+    assert {r["domain"] for r in rows if r["stage"] == 5} == {"physics"}
+    bases = [r for r in rows if r["depth"] == 0]
+    per_stage = {s: sum(1 for r in bases if r["stage"] == s) for s in (1, 4)}
+    assert per_stage[4] * 2 == per_stage[1] * 3  # 3 renderings per frame at stage 4, 2 at stage 1
+    assert stats["families"] == len(bases)
+
+
+def test_unknown_curriculum_domain_is_refused(mini_copy):
+    path = mini_copy / "trailforge.yaml"
+    path.write_text(path.read_text().replace("domains: [physics]", "domains: [alchemy]"))
+    from trailforge.errors import RecipeError
+
+    with pytest.raises(RecipeError, match="alchemy"):
+        build_version(load_recipe(path), workers=1)
+    assert not (mini_copy / "out").exists()

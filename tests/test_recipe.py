@@ -44,3 +44,12 @@ def test_bad_recipes_point_at_the_line(tmp_path, line, message, lineno):
 def test_missing_recipe_is_a_clear_error(tmp_path):
     with pytest.raises(RecipeError, match="not found"):
         load_recipe(tmp_path / "nope.yaml")
+
+
+def test_curriculum_stages_once(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("name: x\nversion: 0.1.0\nroles: [a]\nviews: [b]\n"
+                    "curriculum:\n  - {stage: 1}\n  - {stage: 1}\n")
+    with pytest.raises(RecipeError, match="each stage may appear once") as info:
+        load_recipe(path)
+    assert info.value.line == 5

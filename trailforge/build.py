@@ -71,6 +71,11 @@ def load_inputs(recipe: Recipe) -> Inputs:
                           hint=f"defined stages: {sorted(grammar.stages)}")
     domains = None if recipe.domains == "all" else list(recipe.domains)
     content = load_content(recipe.path(recipe.content), domains)
+    unknown_stage_domains = sorted({d for p in recipe.curriculum if p.domains != "all"
+                                    for d in p.domains if d not in content.domains})
+    if unknown_stage_domains:
+        raise RecipeError(f"curriculum names domains {unknown_stage_domains} that are not loaded",
+                          hint=f"loaded: {', '.join(sorted(content.domains))}")
     unknown_ood = [d for d in recipe.ood.domains if d not in content.domains]
     if unknown_ood:
         raise RecipeError(f"ood.domains {unknown_ood} are not loaded domains",
@@ -102,14 +107,17 @@ def plan(inputs: Inputs) -> list[WorkItem]:
     recipe = inputs.recipe
     combos = list(product(recipe.roles, recipe.views))
     items = []
-    for stage in recipe.stages:
-        chain = inputs.grammar.stages[stage]
+    for gene in recipe.curriculum:
+        stage, chain = gene.stage, inputs.grammar.stages[gene.stage]
+        per_frame = gene.trails_per_frame or recipe.trails_per_frame
         for domain in inputs.content.domains.values():
+            if gene.domains != "all" and domain.name not in gene.domains:
+                continue
             for frame in domain.frames:
                 if not _usable(frame, chain):
                     continue
                 rng = item_rng(recipe.seed, "renderings", stage, domain.name, frame.id)
-                picks = rng.sample(combos, min(recipe.trails_per_frame, len(combos)))
+                picks = rng.sample(combos, min(per_frame, len(combos)))
                 for role, view in picks:
                     voice = rng.randrange(VOICES)
                     key = stable_hash(recipe.seed, stage, chain.qualified_name, domain.name,

@@ -137,7 +137,8 @@ def build_version(recipe: Recipe, workers: int | None = None,
     with atomic_version_dir(final) as temp:
         files: dict[str, dict[str, Any]] = {}
         for split in split_names:
-            ordered = order_rows(by_split_rows[split], recipe.order, recipe.seed, split)
+            ordered = order_rows(by_split_rows[split], recipe.order, recipe.seed, split,
+                                 recipe.stages)
             for path, n_rows in write_config(temp, "trails", split, ordered, schema):
                 files[_relative(path, temp)] = {"sha256": sha256_file(path), "rows": n_rows,
                                                  "bytes": path.stat().st_size}

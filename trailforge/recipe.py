@@ -22,6 +22,15 @@ class OOD(BaseModel):
     roles: list[str] = Field(default_factory=list)
 
 
+class StagePlan(BaseModel):
+    """One gene of the curriculum: a stage, the domains it draws on and how many trails per frame."""
+
+    model_config = ConfigDict(extra="forbid")
+    stage: int = Field(ge=1)
+    domains: Literal["all"] | list[str] = "all"
+    trails_per_frame: int | None = Field(default=None, ge=1)
+
+
 class Recipe(BaseModel):
     """A build recipe (trailforge.yaml). Relative paths are resolved against `base_dir`."""
 
@@ -37,7 +46,8 @@ class Recipe(BaseModel):
     domains: Literal["all"] | list[str] = "all"
     roles: list[str] = Field(min_length=1)
     views: list[str] = Field(min_length=1)
-    stages: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5], min_length=1)
+    curriculum: list[StagePlan] = Field(
+        default_factory=lambda: [StagePlan(stage=s) for s in range(1, 6)], min_length=1)
     trails_per_frame: int = Field(default=2, ge=1)
     tokenizers: list[str] = Field(default_factory=lambda: ["o200k_base", "cl100k_base"],
                                   min_length=1)
@@ -69,7 +79,7 @@ class Recipe(BaseModel):
             raise ValueError("must be a semantic version like 0.1.0 (quote it in YAML)")
         return v
 
-    @field_validator("roles", "views", "mutators", "tokenizers", "stages")
+    @field_validator("roles", "views", "mutators", "tokenizers")
     @classmethod
     def _unique(cls, v: list[Any]) -> list[Any]:
         if len(set(v)) != len(v):
@@ -88,6 +98,19 @@ class Recipe(BaseModel):
         if not all(NAME_RE.fullmatch(k) and "-" not in k for k in v):
             raise ValueError("split names use letters, digits and '_'")
         return v
+
+    @field_validator("curriculum")
+    @classmethod
+    def _stages_once(cls, v: list[StagePlan]) -> list[StagePlan]:
+        stages = [p.stage for p in v]
+        if len(set(stages)) != len(stages):
+            raise ValueError("each stage may appear once")
+        return v
+
+    @property
+    def stages(self) -> list[int]:
+        """Stages in training order."""
+        return [p.stage for p in self.curriculum]
 
     @model_validator(mode="after")
     def _ood_known(self) -> "Recipe":

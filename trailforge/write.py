@@ -58,8 +58,9 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def order_rows(rows: list[dict[str, Any]], order: str, seed: int, split: str) -> list[dict[str, Any]]:
-    """Curriculum order (stage, then rarity of the base trail so predictable trails come first, then
+def order_rows(rows: list[dict[str, Any]], order: str, seed: int, split: str,
+               stage_order: Sequence[int]) -> list[dict[str, Any]]:
+    """Curriculum order (stage, in the recipe's curriculum order, then rarity of the base trail so predictable trails come first, then
     family; within a family the base, its variants, then its walks by depth), or a seeded shuffle."""
     if order == "shuffle":
         shuffled = list(rows)
@@ -69,7 +70,8 @@ def order_rows(rows: list[dict[str, Any]], order: str, seed: int, split: str) ->
     families: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         families[row["family_id"]].append(row)
-    keys = sorted(families, key=lambda f: (families[f][0]["stage"], families[f][0]["rarity"], f))
+    rank = {stage: i for i, stage in enumerate(stage_order)}
+    keys = sorted(families, key=lambda f: (rank[families[f][0]["stage"]], families[f][0]["rarity"], f))
     return [row for key in keys for row in families[key]]
 
 
