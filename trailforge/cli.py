@@ -116,7 +116,10 @@ def _summary(result: Any) -> None:
             table.add_row(group, str(key), str(count))
     mutations = result.stats.get("mutations", {})
     for op, entry in mutations.items():
-        table.add_row("mutator", op, f"{entry['kept']} kept / {entry['proposed']} tried")
+        reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(
+            entry["rejected"].items(), key=lambda kv: -kv[1])[:2])
+        table.add_row("mutator", op, f"{entry['kept']} kept / {entry['proposed']} tried"
+                      + (f" (rejected: {reasons})" if reasons else ""))
     console.print(table)
     console.print(f"output: [bold]{result.path}[/]")
 
