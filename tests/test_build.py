@@ -28,7 +28,7 @@ def shard_bytes(version: Path) -> dict[str, bytes]:
 def test_layout_and_all_stages(mini_build):
     manifest = json.loads((mini_build / "manifest.json").read_text())
     assert set(manifest["files"]) == set(shard_bytes(mini_build))
-    names = {Path(n).name for n in manifest["files"]}
+    names = {Path(n).name for n in manifest["files"] if n.startswith("data/trails/")}
     assert {"train-00000-of-00001.parquet", "ood-00000-of-00001.parquet"} <= names
     rows = read_table(mini_build).to_pylist()
     assert {r["stage"] for r in rows} == {1, 2, 3, 4, 5}
@@ -43,7 +43,8 @@ def test_manifest_hashes_match_files_and_inputs(mini_build):
     for name, entry in manifest["files"].items():
         assert sha256_file(mini_build / name) == entry["sha256"]
         assert pq.ParquetFile(mini_build / name).metadata.num_rows == entry["rows"]
-    assert sum(e["rows"] for e in manifest["files"].values()) == manifest["rows"]["total"]
+    trails = {n: e for n, e in manifest["files"].items() if n.startswith("data/trails/")}
+    assert sum(e["rows"] for e in trails.values()) == manifest["rows"]["total"]
     assert "content/domains/physics.yaml" in manifest["inputs"]
     assert any(k.endswith("templates/views/prose.j2") for k in manifest["inputs"])
     assert {t["label"] for t in manifest["tokenizers"]} == {"o200k_base", "cl100k_base"}
@@ -55,9 +56,11 @@ def test_card_front_matter_parses_and_matches(mini_build):
     card = (mini_build / "README.md").read_text()
     front = yaml.safe_load(card.split("---\n")[1])
     manifest = json.loads((mini_build / "manifest.json").read_text())
-    splits = {s["name"]: s["num_examples"] for s in front["dataset_info"]["splits"]}
-    assert splits == manifest["rows"]["by_split"]
-    assert front["configs"][0]["config_name"] == "trails"
+    info = {c["config_name"]: {s["name"]: s["num_examples"] for s in c["splits"]}
+            for c in front["dataset_info"]}
+    assert info["trails"] == manifest["rows"]["by_split"]
+    assert info == manifest["configs"]
+    assert [c["config_name"] for c in front["configs"] if c.get("default")] == ["trails"]
 
 
 def test_loads_with_datasets_offline(mini_build, monkeypatch):
@@ -162,3 +165,17 @@ def test_unknown_curriculum_domain_is_refused(mini_copy):
     with pytest.raises(RecipeError, match="alchemy"):
         build_version(load_recipe(path), workers=1)
     assert not (mini_copy / "out").exists()
+
+
+def test_shuffle_order_is_seeded_and_keeps_the_rows(mini_copy):
+    def train_ids(version: str, order: str) -> list[str]:
+        result = build_version(load_recipe(mini_copy / "trailforge.yaml", version=version,
+                                           order=order, limit=20), workers=1)
+        card = (result.path / "README.md").read_text()
+        assert ("seeded shuffle" in card) == (order == "shuffle")
+        return pq.read_table(result.path / "data/trails/train-00000-of-00001.parquet",
+                             columns=["id"]).column("id").to_pylist()
+
+    curriculum, shuffled = train_ids("1.0.0", "curriculum"), train_ids("1.0.1", "shuffle")
+    assert sorted(curriculum) == sorted(shuffled) and curriculum != shuffled
+    assert train_ids("1.0.2", "shuffle") == shuffled

@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import random
+import signal
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from itertools import product
@@ -146,6 +147,12 @@ def split_of(recipe: Recipe, item: WorkItem) -> str:
     return names[-1]
 
 
+def row_id(family_id: str, parent_id: str | None, op: str | None, detail: str | None, text: str,
+           label_flipped: bool) -> str:
+    """A row's id: a content hash of the fields that define it (stable across runs)."""
+    return stable_hash("row", family_id, parent_id, op, detail, text, label_flipped)[:32]
+
+
 def _row(member: Member, row_ids: list[str], family_id: str, split: str, item: WorkItem,
          chain: Chain, labels: list[str], family_rarity: float) -> dict[str, Any]:
     trail = member.trail
@@ -218,13 +225,19 @@ def build_rows(inputs: Inputs, items: Sequence[WorkItem]) -> tuple[list[dict[str
         row_ids: list[str] = []
         for member in family:
             parent = None if member.parent is None else row_ids[member.parent]
-            row_ids.append(stable_hash("row", family_id, parent, member.op, member.detail,
-                                       member.trail.text, member.label_flipped)[:32])
+            row_ids.append(row_id(family_id, parent, member.op, member.detail, member.trail.text,
+                                  member.label_flipped))
             rows.append(_row(member, row_ids, family_id, split, item, chain, labels, family_rarity))
     return rows, grower.stats
 
 
 _WORKER_INPUTS: Inputs | None = None
+
+
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C and SIGTERM to the parent, which cleans up and stops them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _run_shard(items: list[WorkItem]) -> tuple[list[dict[str, Any]], MutationStats]:
@@ -246,15 +259,17 @@ def run_shards(inputs: Inputs, work: list[list[WorkItem]], workers: int,
     global _WORKER_INPUTS
     _WORKER_INPUTS = inputs  # inherited by forked workers: nothing is loaded twice
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_ignore_interrupts)
     try:
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = {pool.submit(_run_shard, items): (i, len(items)) for i, items in enumerate(work)}
-            for future in as_completed(futures):
-                index, size = futures[future]
-                rows, stats = future.result()
-                if on_progress:
-                    on_progress(size)
-                yield index, rows, stats
+        futures = {pool.submit(_run_shard, items): (i, len(items)) for i, items in enumerate(work)}
+        for future in as_completed(futures):
+            index, size = futures[future]
+            rows, stats = future.result()
+            if on_progress:
+                on_progress(size)
+            yield index, rows, stats
     finally:
+        # On an interrupt, drop the shards not started yet instead of finishing the whole build.
+        pool.shutdown(wait=True, cancel_futures=True)
         _WORKER_INPUTS = None

@@ -174,3 +174,63 @@ def show(directory: Path, count: int, stage: int | None, domain: str | None, spl
                            hint="check --stage/--domain/--split against `stats.json`")
     for row in selected[:count]:
         console.print(trail_panel(row))
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@_handle_errors
+def verify(directory: Path) -> None:
+    """Re-check a built version; exit 0 if clean, 1 on any breach, 2 on unusable input.
+
+    Re-computes every shard's sha256 against the manifest, re-tokenizes every variant with the
+    recorded tokenizers (fingerprints must match) and checks the bound and the stored distances,
+    checks lineage (parents exist, in the same family and split), that no family spans splits, that
+    held-out domains and roles stay out of the other splits, that the card matches the files and
+    that every config is the projection of `trails`.
+    """
+    from .verify import SHOWN, verify as run_verify
+
+    with err_console.status("verifying") as status:
+        report = run_verify(directory, on_step=lambda name: status.update(f"verifying: {name}"))
+    table = Table(title=f"verify {directory}", title_justify="left")
+    table.add_column("check")
+    table.add_column("checked", justify="right")
+    table.add_column("result")
+    for check in report.checks:
+        result = "[green]ok[/]" if check.ok else f"[bold red]{len(check.breaches)} breach(es)[/]"
+        table.add_row(check.name, str(check.checked), result)
+    console.print(table)
+    for check in report.checks:
+        for breach in check.breaches[:SHOWN]:
+            console.print(f"[red]✗[/] {escape(check.name)}: {escape(breach)}", soft_wrap=True)
+        if len(check.breaches) > SHOWN:
+            console.print(f"  … and {len(check.breaches) - SHOWN} more in {check.name}")
+    if not report.ok:
+        sys.exit(1)
+    console.print("[green]clean[/]: every check passed")
+
+
+@main.command()
+@click.argument("old", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@_handle_errors
+def diff(old: Path, new: Path) -> None:
+    """What changed from version OLD to version NEW: rows added and removed per config and split
+    (by row id), input files whose hashes changed, recipe fields and tokenizers."""
+    from .diff import diff_versions
+
+    result = diff_versions(old, new)
+    table = Table(title=f"{old} -> {new}", title_justify="left")
+    for column in ("config", "split", "added", "removed", "unchanged"):
+        table.add_column(column, justify="left" if column in ("config", "split") else "right")
+    for (config, split), (added, removed, kept) in result.rows.items():
+        table.add_row(config, split, f"+{added}", f"-{removed}", str(kept))
+    console.print(table)
+    for path, change in result.inputs.items():
+        console.print(f"input {change}: {escape(path)}")
+    for name, (a, b) in result.recipe.items():
+        console.print(f"recipe {name}: {escape(repr(a))} -> {escape(repr(b))}", soft_wrap=True)
+    if result.tokenizers is not None:
+        console.print("tokenizers changed (fingerprints differ)")
+    if result.identical:
+        console.print("[green]identical[/]: same rows, inputs, recipe and tokenizers")

@@ -5,6 +5,7 @@ This is the I/O edge around the pure pipeline in `build` and the writers in `wri
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections import defaultdict
@@ -19,8 +20,9 @@ from .curriculum import MutationStats
 from .errors import OutputError
 from .recipe import Recipe
 from .seeding import stable_hash
+from .configs import CONFIGS
 from .write import (atomic_version_dir, card_text, count_by, order_rows, package_versions,
-                    sha256_file, trails_schema, write_config, write_json)
+                    sha256_file, write_config, write_json)
 
 
 @dataclass
@@ -56,22 +58,20 @@ def input_hashes(inputs: Inputs) -> dict[str, str]:
 def inputs_fingerprint(inputs: Inputs, hashes: dict[str, str]) -> str:
     """What the bytes of a version depend on: recipe (less its output folder), input files,
     tokenizers and the trailforge version."""
-    recipe = {k: v for k, v in inputs.recipe.resolved().items() if k != "output"}
-    return stable_hash(__version__, recipe, sorted(hashes.items()),
+    return stable_hash(__version__, inputs.recipe.resolved(), sorted(hashes.items()),
                        [t.fingerprint for t in inputs.tokenizers])
 
 
 def existing_fingerprint(path: Path) -> str | None:
-    import json
-
     try:
         return json.loads((path / "manifest.json").read_text())["inputs_fingerprint"]
     except (OSError, ValueError, KeyError):
         return None
 
 
-def card_body(recipe: Recipe, inputs: Inputs, by_split: dict[str, int],
+def card_body(recipe: Recipe, inputs: Inputs, sizes: dict[str, dict[str, int]],
               sample: list[dict[str, Any]]) -> str:
+    by_split = sizes["trails"]
     stages = ", ".join(f"{n}: {inputs.grammar.stages[n].name}" for n in recipe.stages)
     tokenizers = ", ".join(f"`{t.label}`" for t in inputs.tokenizers)
     lines = [
@@ -89,7 +89,19 @@ def card_body(recipe: Recipe, inputs: Inputs, by_split: dict[str, int],
         f"- **Order**: {'curriculum (stage; within a stage, trails of the most predictable tokens first; each base trail followed by its variants and walks by depth)' if recipe.order == 'curriculum' else 'seeded shuffle'}.",
         f"- **Splits**: " + ", ".join(f"{s} ({n} rows)" for s, n in by_split.items()) + ".",
         "", "## Load it", "", "```python", "import datasets",
-        'ds = datasets.load_dataset("path/to/this/folder")  # config "trails"', "```", "",
+        'trails = datasets.load_dataset("path/to/this/folder")           # default config: trails',
+        'pairs = datasets.load_dataset("path/to/this/folder", "preference")', "```", "",
+        "| config | columns | use |", "| --- | --- | --- |",
+        "| `trails` | every column: lineage, steps, mutation, token distances | analysis |",
+        "| `text` | `id`, `text` | language modelling |",
+        "| `messages` | `id`, `messages` (user: the premise; assistant: the trail in its voice) "
+        "| conversational SFT |",
+        "| `prompt_completion` | `id`, `prompt`, `completion` (the chain -> its conclusion) "
+        "| prompt-completion SFT |",
+        "| `preference` | `id`, `prompt`, `chosen`, `rejected` (flip minimal pairs) | DPO |", "",
+        "Rows per config and split: " + "; ".join(
+            f"{c}: " + ", ".join(f"{s} {n}" for s, n in splits.items())
+            for c, splits in sizes.items()) + ".", "",
         "## One family", "",
     ]
     for row in sample:
@@ -99,6 +111,57 @@ def card_body(recipe: Recipe, inputs: Inputs, by_split: dict[str, int],
               f"trailforge build --recipe trailforge.yaml --version {recipe.version} --seed {recipe.seed}",
               "```", "", "`manifest.json` lists the hash of every input file and shard.", ""]
     return "\n".join(lines)
+
+
+def _build_all_rows(inputs: Inputs, workers: int | None,
+                    on_start: Callable[[int], None] | None,
+                    on_progress: Callable[[int], None] | None
+                    ) -> tuple[list[dict[str, Any]], int, MutationStats]:
+    """Every row of the build in shard order, the number of families, and the mutation stats."""
+    items = plan(inputs)
+    if on_start:
+        on_start(len(items))
+    results: dict[int, list[dict[str, Any]]] = {}
+    stats = MutationStats()
+    for index, rows, shard_stats in run_shards(inputs, shards(items), workers or os.cpu_count() or 1,
+                                               on_progress):
+        results[index] = rows
+        stats.merge(shard_stats)
+    return [row for index in sorted(results) for row in results[index]], len(items), stats
+
+
+def _write_configs(temp: Path, recipe: Recipe, labels: list[str],
+                   by_split_rows: dict[str, list[dict[str, Any]]]
+                   ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, int]]]:
+    """Write every config of every split; returns the files (hash, rows, bytes) and the sizes."""
+    files: dict[str, dict[str, Any]] = {}
+    sizes: dict[str, dict[str, int]] = defaultdict(dict)
+    for split, rows in by_split_rows.items():
+        ordered = order_rows(rows, recipe.order, recipe.seed, split, recipe.stages)
+        for config, (project, schema) in CONFIGS.items():
+            projected = project(ordered)
+            if not projected:
+                continue
+            sizes[config][split] = len(projected)
+            for path, n_rows in write_config(temp, config, split, projected, schema(labels)):
+                files[_relative(path, temp)] = {"sha256": sha256_file(path), "rows": n_rows,
+                                                 "bytes": path.stat().st_size}
+    return files, dict(sizes)
+
+
+def _stats(rows: list[dict[str, Any]], families: int, by_split: dict[str, int], labels: list[str],
+           mutations: MutationStats, markers: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "rows": len(rows), "families": families,
+        "distinct_base_trails": len({r["text"] for r in rows if r["depth"] == 0}),
+        "by_split": by_split, "by_stage": count_by(rows, "stage"),
+        "by_domain": count_by(rows, "domain"), "by_role": count_by(rows, "role"),
+        "by_view": count_by(rows, "view"), "by_op": _count_ops(rows),
+        "label_flipped": sum(1 for r in rows if r["label_flipped"]),
+        "token_distance_histogram": _histograms(rows, labels),
+        "mutations": mutations.as_dict(),
+        "markers": list(markers),
+    }
 
 
 def build_version(recipe: Recipe, workers: int | None = None,
@@ -117,48 +180,21 @@ def build_version(recipe: Recipe, workers: int | None = None,
         raise OutputError(f"version {recipe.version} already exists and was built from other inputs",
                           file=final, hint="bump `version` in the recipe or pass --version; "
                           "published versions are immutable")
-    items = plan(inputs)
-    work = shards(items)
-    if on_start:
-        on_start(len(items))
-    workers = workers or os.cpu_count() or 1
-    results: dict[int, list[dict[str, Any]]] = {}
-    stats = MutationStats()
-    for index, rows, shard_stats in run_shards(inputs, work, workers, on_progress):
-        results[index] = rows
-        stats.merge(shard_stats)
-    all_rows = [row for index in sorted(results) for row in results[index]]
-    by_split_rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in all_rows:
-        by_split_rows[row["split"]].append(row)
-    split_names = [s for s in [*recipe.splits, "ood"] if by_split_rows.get(s)]
-    schema = trails_schema([t.label for t in inputs.tokenizers])
-    by_split = {s: len(by_split_rows[s]) for s in split_names}
+    labels = [t.label for t in inputs.tokenizers]
     with atomic_version_dir(final) as temp:
-        files: dict[str, dict[str, Any]] = {}
-        for split in split_names:
-            ordered = order_rows(by_split_rows[split], recipe.order, recipe.seed, split,
-                                 recipe.stages)
-            for path, n_rows in write_config(temp, "trails", split, ordered, schema):
-                files[_relative(path, temp)] = {"sha256": sha256_file(path), "rows": n_rows,
-                                                 "bytes": path.stat().st_size}
-        first = next((r for r in all_rows if r["depth"] == 0), None)
-        sample = [r for r in all_rows if first and r["family_id"] == first["family_id"]][:8]
+        rows, families, mutations = _build_all_rows(inputs, workers, on_start, on_progress)
+        by_split_rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in rows:
+            by_split_rows[row["split"]].append(row)
+        by_split_rows = {s: by_split_rows[s] for s in [*recipe.splits, "ood"] if by_split_rows.get(s)}
+        by_split = {s: len(r) for s, r in by_split_rows.items()}
+        files, sizes = _write_configs(temp, recipe, labels, by_split_rows)
+        first = next((r for r in rows if r["depth"] == 0), None)
+        sample = [r for r in rows if first and r["family_id"] == first["family_id"]][:8]
         (temp / "README.md").write_text(
-            card_text({"pretty_name": recipe.name}, by_split,
-                       card_body(recipe, inputs, by_split, sample)), encoding="utf-8")
-        stats_doc = {
-            "rows": len(all_rows), "families": len(items),
-            "distinct_base_trails": len({r["text"] for r in all_rows if r["depth"] == 0}),
-            "by_split": by_split, "by_stage": count_by(all_rows, "stage"),
-            "by_domain": count_by(all_rows, "domain"), "by_role": count_by(all_rows, "role"),
-            "by_view": count_by(all_rows, "view"),
-            "by_op": _count_ops(all_rows),
-            "label_flipped": sum(1 for r in all_rows if r["label_flipped"]),
-            "token_distance_histogram": _histograms(all_rows, [t.label for t in inputs.tokenizers]),
-            "mutations": stats.as_dict(),
-            "markers": list(inputs.markers),
-        }
+            card_text({"pretty_name": recipe.name}, sizes, card_body(recipe, inputs, sizes, sample)),
+            encoding="utf-8")
+        stats_doc = _stats(rows, families, by_split, labels, mutations, inputs.markers)
         write_json(temp / "stats.json", stats_doc)
         seconds = time.perf_counter() - started
         write_json(temp / "manifest.json", {
@@ -172,11 +208,12 @@ def build_version(recipe: Recipe, workers: int | None = None,
                             "fingerprint": t.fingerprint, "vocab_size": t.vocab_size}
                            for s, t in zip(recipe.tokenizers, inputs.tokenizers)],
             "packages": package_versions(),
-            "rows": {"total": len(all_rows), "by_split": by_split},
+            "rows": {"total": len(rows), "by_split": by_split},
+            "configs": sizes,
             "files": files,
         })
-    return BuildResult(path=final, rows=len(all_rows), by_split=by_split,
-                       by_stage=count_by(all_rows, "stage"), by_domain=count_by(all_rows, "domain"),
+    return BuildResult(path=final, rows=len(rows), by_split=by_split,
+                       by_stage=count_by(rows, "stage"), by_domain=count_by(rows, "domain"),
                        seconds=seconds, stats=stats_doc)
 
 

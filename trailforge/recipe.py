@@ -133,8 +133,9 @@ class Recipe(BaseModel):
         return self.path(self.output) / self.name / self.version
 
     def resolved(self) -> dict[str, Any]:
-        """The recipe as recorded in the manifest (paths as written, relative to the recipe)."""
-        return self.model_dump(mode="json")
+        """The recipe as recorded in the manifest: every field that shapes the data, paths as
+        written (relative to the recipe); not the output folder, which may be a machine path."""
+        return self.model_dump(mode="json", exclude={"output"})
 
 
 def default_recipe_path() -> Path:

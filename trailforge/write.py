@@ -31,25 +31,6 @@ PACKAGES = ("trailforge", "jinja2", "pyarrow", "datasets", "tokenizers", "tiktok
             "transformers", "rapidfuzz", "pydantic", "pyyaml")
 
 
-def trails_schema(labels: Sequence[str]) -> pa.Schema:
-    """The `trails` row schema (DESIGN.md §4); per-tokenizer columns are structs keyed by label."""
-    per_tokenizer = pa.struct([(label, pa.int32()) for label in labels])
-    return pa.schema([
-        ("id", pa.string()), ("family_id", pa.string()), ("parent_id", pa.string()),
-        ("depth", pa.int32()), ("walk", pa.int32()), ("split", pa.string()),
-        ("stage", pa.int32()), ("rarity", pa.float64()), ("grammar", pa.string()), ("domain", pa.string()),
-        ("role", pa.string()), ("view", pa.string()), ("frame_id", pa.string()),
-        ("template_id", pa.string()), ("text", pa.string()),
-        ("steps", pa.list_(pa.struct([("kind", pa.string()), ("connective", pa.string()),
-                                      ("text", pa.string())]))),
-        ("prompt", pa.string()), ("completion", pa.string()), ("conclusion", pa.string()),
-        ("label_flipped", pa.bool_()),
-        ("mutation", pa.struct([("op", pa.string()), ("detail", pa.string())])),
-        ("token_distance", per_tokenizer), ("base_token_distance", per_tokenizer),
-        ("char_distance", pa.int32()), ("n_tokens", per_tokenizer),
-    ])
-
-
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -113,24 +94,27 @@ def size_category(n: int) -> str:
     return "n>10M"
 
 
-def card_text(meta: dict[str, Any], split_sizes: dict[str, int], body: str) -> str:
-    """The dataset card: YAML front-matter the Hub and `datasets` read, then the human body."""
+def card_text(meta: dict[str, Any], sizes: dict[str, dict[str, int]], body: str) -> str:
+    """The dataset card: YAML front-matter the Hub and `datasets` read, then the human body.
+
+    `sizes` maps each config to its rows per split; `trails` is the default config.
+    """
     front = {
         "pretty_name": meta["pretty_name"],
         "license": "apache-2.0",
         "language": ["en"],
         "task_categories": ["text-generation"],
-        "size_categories": [size_category(sum(split_sizes.values()))],
+        "size_categories": [size_category(sum(sizes["trails"].values()))],
         "tags": ["reasoning", "curriculum", "synthetic", "micro-variants", "trailforge"],
-        "configs": [{
-            "config_name": "trails",
-            "data_files": [{"split": s, "path": f"data/trails/{s}-*.parquet"} for s in split_sizes],
-            "default": True,
-        }],
-        "dataset_info": {
-            "config_name": "trails",
-            "splits": [{"name": s, "num_examples": n} for s, n in split_sizes.items()],
-        },
+        "configs": [
+            {"config_name": config,
+             "data_files": [{"split": s, "path": f"data/{config}/{s}-*.parquet"} for s in splits],
+             **({"default": True} if config == "trails" else {})}
+            for config, splits in sizes.items()],
+        "dataset_info": [
+            {"config_name": config,
+             "splits": [{"name": s, "num_examples": n} for s, n in splits.items()]}
+            for config, splits in sizes.items()],
     }
     return "---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True) + "---\n\n" + body
 

@@ -1,0 +1,117 @@
+"""`trailforge verify` finds tampering, broken lineage and split leaks; `diff` reports changes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from trailforge.cli import main
+from trailforge.write import PARQUET_OPTIONS, sha256_file
+
+
+@pytest.fixture
+def version(mini_build, tmp_path) -> Path:
+    """A private copy of the mini build to damage."""
+    target = tmp_path / "copy"
+    shutil.copytree(mini_build, target)
+    return target
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def rewrite(version: Path, name: str, rows: list[dict]) -> None:
+    """Replace a shard's rows and re-sign it in the manifest, so only the semantic checks can
+    notice."""
+    path = version / name
+    schema = pq.read_schema(path)
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path, **PARQUET_OPTIONS)
+    manifest = json.loads((version / "manifest.json").read_text())
+    manifest["files"][name].update(sha256=sha256_file(path), rows=len(rows))
+    (version / "manifest.json").write_text(json.dumps(manifest))
+
+
+TRAIN = "data/trails/train-00000-of-00001.parquet"
+TEST = "data/trails/test-00000-of-00001.parquet"
+
+
+def test_clean_version_passes(version):
+    result = run("verify", str(version))
+    assert result.exit_code == 0, result.output
+    assert "clean" in result.output
+
+
+def test_one_changed_byte_in_a_shard_is_caught(version):
+    path = version / "data/text/train-00000-of-00001.parquet"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    result = run("verify", str(version))
+    assert result.exit_code == 1
+    assert "data/text/train-00000-of-00001.parquet: sha256 differs" in result.output
+
+
+def test_a_deleted_parent_row_is_caught(version):
+    rows = pq.read_table(version / TRAIN).to_pylist()
+    parent = next(r for r in rows if r["parent_id"] is None)
+    rewrite(version, TRAIN, [r for r in rows if r["id"] != parent["id"]])
+    result = run("verify", str(version))
+    assert result.exit_code == 1
+    assert f"parent {parent['id']} does not exist" in result.output
+
+
+def test_a_row_moved_to_another_split_is_caught(version):
+    train = pq.read_table(version / TRAIN).to_pylist()
+    moved = next(r for r in train if r["parent_id"] is not None)
+    test = pq.read_table(version / TEST).to_pylist()
+    rewrite(version, TRAIN, [r for r in train if r["id"] != moved["id"]])
+    rewrite(version, TEST, test + [dict(moved, split="test")])
+    result = run("verify", str(version))
+    assert result.exit_code == 1
+    assert f"family {moved['family_id']} spans splits ['test', 'train']" in result.output
+    assert f"row {moved['id']}: parent" in result.output and "in split 'train'" in result.output
+
+
+def test_an_edited_text_breaks_the_id_and_the_bound_check(version):
+    rows = pq.read_table(version / TRAIN).to_pylist()
+    victim = next(r for r in rows if r["parent_id"] is not None)
+    edited = dict(victim, text=victim["text"] + " And a long appended sentence changes many tokens.")
+    rewrite(version, TRAIN, [edited if r["id"] == victim["id"] else r for r in rows])
+    result = run("verify", str(version))
+    assert result.exit_code == 1
+    assert f"row {victim['id']}: id is not the hash of its content" in result.output
+    assert "tokens from its parent (bound 2)" in result.output
+
+
+def test_card_that_lies_about_sizes_is_caught(version):
+    card = (version / "README.md").read_text()
+    (version / "README.md").write_text(card.replace("num_examples: ", "num_examples: 1", 1))
+    result = run("verify", str(version))
+    assert result.exit_code == 1 and "dataset_info sizes" in result.output
+
+
+def test_unusable_input_exits_2(tmp_path):
+    result = run("verify", str(tmp_path))
+    assert result.exit_code == 2 and "manifest.json" in result.output
+
+
+def test_diff_reports_rows_and_inputs(mini_build, mini_copy):
+    from trailforge.factory import build_version
+    from trailforge.recipe import load_recipe
+
+    domain = mini_copy / "content/domains/cooking.yaml"
+    domain.write_text(domain.read_text().replace("the dough rises\n", "the dough puffs up\n"))
+    newer = build_version(load_recipe(mini_copy / "trailforge.yaml", version="0.0.2"), workers=1)
+    result = run("diff", str(mini_build), str(newer.path))
+    assert result.exit_code == 0, result.output
+    assert "input changed: content/domains/cooking.yaml" in result.output
+    assert "recipe version: '0.0.1' -> '0.0.2'" in result.output
+    same = run("diff", str(mini_build), str(mini_build))
+    assert "identical" in same.output
