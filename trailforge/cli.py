@@ -234,3 +234,59 @@ def diff(old: Path, new: Path) -> None:
         console.print("tokenizers changed (fingerprints differ)")
     if result.identical:
         console.print("[green]identical[/]: same rows, inputs, recipe and tokenizers")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--repo-id", required=True, help="Target dataset repo, ORG/NAME (created if missing).")
+@click.option("--private", is_flag=True, help="Create the repo private (if it does not exist yet).")
+@click.option("--branch", default="main", show_default=True, help="Branch to commit to.")
+@click.option("--dry-run", is_flag=True, help="Print the plan (files, sizes, hashes, repo, branch, "
+              "tag) and touch nothing; works offline.")
+@click.option("--token-env", metavar="VAR", default=None,
+              help="Read the Hub token from this environment variable [default: HF_TOKEN, then "
+              "the huggingface_hub login].")
+@_handle_errors
+def publish(directory: Path, repo_id: str, private: bool, branch: str, dry_run: bool,
+            token_env: str | None) -> None:
+    """Push a verified version to the Hugging Face Hub as one commit, tagged v<version>.
+
+    Runs `verify` first and refuses a version that fails it. All files (card, manifest, stats,
+    shards) go in a single commit, which also deletes shards of older layouts under data/; the commit
+    is then tagged. Publishing again is safe: a tag with the same content is a no-op, a tag with other
+    content is refused (versions are immutable). The token is never printed or written.
+    """
+    import os
+
+    from .publish import PublishError, plan_publish, publish as run_publish
+
+    token = None
+    if token_env:
+        token = os.environ.get(token_env)
+        if not token:
+            raise PublishError(f"environment variable {token_env} is not set",
+                               hint=f"export {token_env}=<your Hub token>, or omit --token-env")
+    with err_console.status("publishing") as status:
+        result = run_publish(directory, repo_id, branch=branch, private=private, dry_run=dry_run,
+                             token=token, on_step=lambda s: status.update(f"publishing: {s}"))
+    plan = result.plan
+    if dry_run:
+        table = Table(title=f"dry run: {plan.repo_id}@{plan.branch}, tag {plan.tag}"
+                      + (" (private)" if plan.private else ""), title_justify="left")
+        table.add_column("file", overflow="fold")
+        table.add_column("bytes", justify="right")
+        table.add_column("sha256", overflow="fold")
+        for f in plan.files:
+            table.add_row(f.path_in_repo, str(f.size), f.sha256)
+        console.print(table)
+        console.print(f"{len(plan.files)} files, {sum(f.size for f in plan.files)} bytes in one "
+                      "commit; nothing was sent.")
+        return
+    for message in result.messages:
+        console.print(message)
+    if result.commit_url:
+        console.print(f"commit: {result.commit_url}")
+    if result.deleted:
+        console.print(f"removed {len(result.deleted)} file(s) of an older layout under data/")
+    console.print(f"tag: {plan.tag}")
+    console.print(f"load it: {plan.load_hint}")
