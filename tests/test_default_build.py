@@ -3,23 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-
-import pytest
 
 from trailforge.dataset import read_table
 from trailforge.distance import token_distance
-from trailforge.factory import build_version
-from trailforge.recipe import load_recipe
 from trailforge.tokenize import load_tokenizer
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def default_build(tmp_path_factory):
-    recipe = load_recipe(ROOT / "trailforge.yaml", output=str(tmp_path_factory.mktemp("default")))
-    return build_version(recipe)
 
 
 def test_size_and_coverage(default_build):

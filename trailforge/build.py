@@ -11,8 +11,9 @@ import multiprocessing
 import os
 import random
 import signal
+import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import product
 from typing import Any, Callable, Iterator, Sequence
 
@@ -55,6 +56,7 @@ class Inputs:
     renderer: Renderer
     tokenizers: list[Tokenizer]
     markers: tuple[str, ...]
+    drift_model: Any = None  # a drift.model.DriftModel when the recipe sets max_drift
 
     @property
     def files(self) -> list:
@@ -95,8 +97,44 @@ def load_inputs(recipe: Recipe) -> Inputs:
                                     Step("conclusion", "conclusion", "Therefore,", "it holds")))
     tokenizers = load_tokenizers(recipe.tokenizers, recipe.base_dir)
     markers = affordable_markers(tokenizers, recipe.max_token_distance)
+    drift_model = None
+    if recipe.max_drift is not None:
+        from .drift.model import DriftModel
+
+        drift_model = DriftModel(recipe.max_drift.model, device="cpu")
+        if recipe.max_drift.measure not in drift_model.measures:
+            raise RecipeError(f"max_drift.measure {recipe.max_drift.measure!r} is not measured by "
+                              f"{recipe.max_drift.model!r}",
+                              hint=f"use one of {', '.join(drift_model.measures)}")
     return Inputs(recipe=recipe, grammar=grammar, content=content, renderer=renderer,
-                  tokenizers=tokenizers, markers=markers)
+                  tokenizers=tokenizers, markers=markers, drift_model=drift_model)
+
+
+def drop_drifting(family: list[Member], inputs: Inputs, stats: MutationStats) -> list[Member]:
+    """The family without variants whose shift from their parent exceeds `max_drift.limit`, nor
+    anything derived from them; drops are counted as rejections (`over_drift`)."""
+    from .drift.model import Pair
+
+    limit, measure = inputs.recipe.max_drift.limit, inputs.recipe.max_drift.measure
+    children = family[1:]
+    pairs = [Pair(family[m.parent].trail.prompt, family[m.parent].trail.completion,
+                  m.trail.prompt, m.trail.completion) for m in children]
+    shifts = [r[measure] for r in inputs.drift_model.measure(pairs)] if pairs else []
+    keep = [True]
+    for member, shift in zip(children, shifts):
+        keep.append(keep[member.parent] and shift <= limit)
+        if not keep[-1]:
+            stats.kept[member.op] -= 1
+            reason = "over_drift" if keep[member.parent] else "parent_dropped"
+            stats.rejected[member.op][reason] += 1
+    new_index = {}
+    kept: list[Member] = []
+    for index, (member, ok) in enumerate(zip(family, keep)):
+        if ok:
+            new_index[index] = len(kept)
+            kept.append(replace(member, parent=None if member.parent is None
+                                else new_index[member.parent]))
+    return kept
 
 
 def _usable(frame: Frame, chain: Chain) -> bool:
@@ -219,6 +257,8 @@ def build_rows(inputs: Inputs, items: Sequence[WorkItem]) -> tuple[list[dict[str
         rng = item_rng(recipe.seed, "family", item.key)
         base, ctx = base_trail(inputs, item, rng)
         family = grower.grow(base, ctx, rng)
+        if inputs.drift_model is not None:
+            family = drop_drifting(family, inputs, grower.stats)
         family_id = stable_hash("family", item.key, base.text)[:16]
         split = split_of(recipe, item)
         family_rarity = rarity(family[0].ids[0], inputs.tokenizers[0].vocab_size)
@@ -238,6 +278,9 @@ def _ignore_interrupts() -> None:
     """Workers leave Ctrl-C and SIGTERM to the parent, which cleans up and stops them."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    torch = sys.modules.get("torch")  # loaded only for max_drift: one thread per worker process
+    if torch is not None:
+        torch.set_num_threads(1)
 
 
 def _run_shard(items: list[WorkItem]) -> tuple[list[dict[str, Any]], MutationStats]:

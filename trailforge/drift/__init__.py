@@ -1,0 +1,1 @@
+"""Drift maps: how far each micro-variant moves a model (optional extra: `pip install -e '.[drift]'`)."""
