@@ -179,3 +179,9 @@ def test_shuffle_order_is_seeded_and_keeps_the_rows(mini_copy):
     curriculum, shuffled = train_ids("1.0.0", "curriculum"), train_ids("1.0.1", "shuffle")
     assert sorted(curriculum) == sorted(shuffled) and curriculum != shuffled
     assert train_ids("1.0.2", "shuffle") == shuffled
+
+
+def test_card_gives_the_exact_rebuild_command(mini_build):
+    card = (mini_build / "README.md").read_text()
+    assert ("trailforge build --recipe trailforge.yaml --version 0.0.1 --seed 3 "
+            "--tokenizer o200k_base --tokenizer cl100k_base") in card

@@ -107,9 +107,13 @@ def card_body(recipe: Recipe, inputs: Inputs, sizes: dict[str, dict[str, int]],
     for row in sample:
         op = row["mutation"]["op"] if row["mutation"] else "base"
         lines.append(f"- depth {row['depth']} ({op}): {row['text']!r}")
-    lines += ["", "## Rebuild", "", "```bash",
-              f"trailforge build --recipe trailforge.yaml --version {recipe.version} --seed {recipe.seed}",
-              "```", "", "`manifest.json` lists the hash of every input file and shard.", ""]
+    command = (f"trailforge build --recipe trailforge.yaml --version {recipe.version} "
+               f"--seed {recipe.seed}" + (f" --limit {recipe.limit}" if recipe.limit else "")
+               + "".join(f" --tokenizer {_tokenizer_spec(t)}" for t in recipe.tokenizers))
+    lines += ["", "## Rebuild", "",
+              "From a trailforge checkout whose input files match the hashes in `manifest.json`:", "",
+              "```bash", command, "```", "",
+              "The same inputs give byte-identical shards, whatever the number of workers.", ""]
     return "\n".join(lines)
 
 

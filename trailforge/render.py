@@ -21,8 +21,8 @@ from .errors import TemplateError
 
 def _sentinel(steps: tuple["Step", ...]) -> str:
     """A private-use character that occurs in no step (marks where the conclusion begins)."""
-    used = {ch for step in steps for ch in step.text + step.connective}
-    return next(chr(c) for c in range(0xE000, 0xF900) if chr(c) not in used)
+    joined = "".join(step.text + step.connective for step in steps)
+    return next(chr(c) for c in range(0xE000, 0xF900) if chr(c) not in joined)
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,13 @@ import random
 from typing import Iterator
 
 from ..render import Trail
-from .base import Edit, MutationContext, shuffled, with_step
+from .base import Edit, MutationContext, with_step
 
 #: Candidate markers, plain text only (no tokens are ever added to a vocabulary). The build measures
 #: what each costs under the target tokenizers (`curriculum.affordable_markers`) and passes on only
 #: those that fit the bound; every proposal is still measured.
 MARKERS: tuple[str, ...] = ("**", "*", "@@", "§", "»", "->", "=>", "##", "!!", "::", "^", "~", "|")
+STYLES = ("before", "around")
 
 
 class MarkMutator:
@@ -21,19 +22,24 @@ class MarkMutator:
     def propose(self, trail: Trail, ctx: MutationContext, rng: random.Random) -> Iterator[Edit]:
         if not ctx.markers:
             return
-        candidates = []
-        for index, step in enumerate(trail.steps):
-            words = step.text.split(" ")
-            for position, word in enumerate(words):
-                if not any(ch.isalnum() for ch in word):
-                    continue  # never mark a marker or bare punctuation
-                for marker in ctx.markers:
-                    candidates.append((index, position, marker, "before"))
-                    candidates.append((index, position, marker, "around"))
-        for index, position, marker, style in shuffled(candidates, rng):
-            words = trail.steps[index].text.split(" ")
-            word = words[position]
-            new = words[:position] + ([marker, word] if style == "before"
-                                      else [f"{marker}{word}{marker}"]) + words[position + 1:]
+        words = [step.text.split(" ") for step in trail.steps]
+        slots = [(index, position) for index, step_words in enumerate(words)
+                 for position, word in enumerate(step_words)
+                 if any(ch.isalnum() for ch in word)]  # never mark a marker or bare punctuation
+        total = len(slots) * len(ctx.markers) * len(STYLES)
+        seen: set[int] = set()
+        # Draw (slot, marker, style) without replacement, lazily: the engine needs only a few.
+        while len(seen) < total:
+            pick = rng.randrange(total)
+            if pick in seen:
+                continue
+            seen.add(pick)
+            slot, rest = divmod(pick, len(ctx.markers) * len(STYLES))
+            marker, style = ctx.markers[rest // len(STYLES)], STYLES[rest % len(STYLES)]
+            index, position = slots[slot]
+            step_words = words[index]
+            word = step_words[position]
+            new = step_words[:position] + ([marker, word] if style == "before"
+                                           else [f"{marker}{word}{marker}"]) + step_words[position + 1:]
             yield Edit(op=self.op, detail=f"{marker} {style} {word!r} in {trail.steps[index].field}",
                        steps=with_step(trail.steps, index, text=" ".join(new)))

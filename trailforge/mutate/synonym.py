@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import random
+import re
+from functools import lru_cache
 from typing import Iterator
 
-from ..content import word_pattern
 from ..render import Trail
 from .base import Edit, MutationContext, shuffled, with_step
+
+
+@lru_cache(maxsize=64)
+def _index(groups: tuple[tuple[str, ...], ...]) -> tuple[re.Pattern[str], dict[str, list[str]]]:
+    """One whole-word pattern for every lexicon entry (longest first), and each entry's synonyms."""
+    alternatives: dict[str, list[str]] = {}
+    for group in groups:
+        for word in group:
+            alternatives.setdefault(word, []).extend(w for w in group if w != word)
+    words = sorted(alternatives, key=lambda w: (-len(w), w))
+    pattern = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, words)) + r")(?!\w)")
+    return pattern, alternatives
 
 
 class SynonymMutator:
@@ -15,15 +28,13 @@ class SynonymMutator:
     meaning_preserving = True
 
     def propose(self, trail: Trail, ctx: MutationContext, rng: random.Random) -> Iterator[Edit]:
-        candidates = []
-        for index, step in enumerate(trail.steps):
-            for group in ctx.synonyms:
-                for source in group:
-                    matches = list(word_pattern(source).finditer(step.text))
-                    for match in matches:
-                        for target in group:
-                            if target != source:
-                                candidates.append((index, match.start(), match.end(), source, target))
+        if not ctx.synonyms:
+            return
+        pattern, alternatives = _index(ctx.synonyms)
+        candidates = [(index, match.start(), match.end(), match.group(), target)
+                      for index, step in enumerate(trail.steps)
+                      for match in pattern.finditer(step.text)
+                      for target in alternatives[match.group()]]
         for index, start, end, source, target in shuffled(candidates, rng):
             text = trail.steps[index].text
             yield Edit(op=self.op,
