@@ -92,8 +92,10 @@ def test_every_row_is_within_the_bound_when_retokenized(mini_build):
     assert checked > 200
 
 
-def test_deterministic_across_workers(mini_build, tmp_path):
-    other = build_version(load_recipe(MINI / "trailforge.yaml", output=str(tmp_path)), workers=1)
+@pytest.mark.parametrize("workers, shard_size", [(1, 64), (2, 5), (1, 1)])
+def test_deterministic_across_workers_and_shard_sizes(mini_build, tmp_path, workers, shard_size):
+    other = build_version(load_recipe(MINI / "trailforge.yaml", output=str(tmp_path)),
+                          workers=workers, shard_size=shard_size)
     assert shard_bytes(other.path) == shard_bytes(mini_build)
     for name in ("README.md", "stats.json"):
         assert (other.path / name).read_bytes() == (mini_build / name).read_bytes()
@@ -185,3 +187,15 @@ def test_card_gives_the_exact_rebuild_command(mini_build):
     card = (mini_build / "README.md").read_text()
     assert ("trailforge build --recipe trailforge.yaml --version 0.0.1 --seed 3 "
             "--tokenizer o200k_base --tokenizer cl100k_base") in card
+
+
+@pytest.mark.parametrize("hash_seed", ["1", "4242"])
+def test_bytes_do_not_depend_on_pythonhashseed(mini_build, tmp_path, hash_seed):
+    import os
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-m", "trailforge", "build", "--recipe",
+                    str(MINI / "trailforge.yaml"), "--out", str(tmp_path), "--workers", "2"],
+                   check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": hash_seed})
+    assert shard_bytes(tmp_path / "mini" / "0.0.1") == shard_bytes(mini_build)

@@ -8,8 +8,6 @@ from functools import lru_cache
 from itertools import product
 from pathlib import Path
 
-import pytest
-
 from trailforge.build import load_inputs
 from trailforge.content import word_pattern
 from trailforge.recipe import load_recipe

@@ -1,4 +1,5 @@
-"""An interrupted build leaves no version folder and does not touch earlier versions."""
+"""Interrupted builds leave no version folder, never touch earlier versions, and resume to the
+same bytes as an uninterrupted build."""
 
 from __future__ import annotations
 
@@ -14,51 +15,93 @@ import pytest
 from trailforge.factory import build_version
 from trailforge.recipe import load_recipe
 
+from .conftest import MINI
+
 ROOT = Path(__file__).resolve().parent.parent
+LIMIT = 2000  # families: tens of shards, a few seconds on 2 cores
 
 
 def files_of(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*")
+            if p.is_file() and p.name != "manifest.json"}  # the manifest records build time
 
 
-def start_build(out: Path) -> subprocess.Popen:
-    """The full default recipe (tens of seconds on 2 cores) as version 0.0.2, in a subprocess."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "trailforge", "build", "--recipe", str(ROOT / "trailforge.yaml"),
-         "--out", str(out), "--version", "0.0.2", "--workers", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "80"})
+def data_of(folder: Path) -> dict[str, bytes]:
+    return {k: v for k, v in files_of(folder).items() if k.endswith(".parquet")}
 
 
-def wait_for_temp_dir(parent: Path, process: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if parent.exists() and any(parent.glob(".tmp-*")):
-            return
-        if process.poll() is not None:
-            pytest.fail("the build finished before it could be interrupted")
-        time.sleep(0.05)
-    process.kill()
-    pytest.fail("the build never started writing")
+@pytest.fixture(scope="module")
+def clean_build(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("clean")
+    return build_version(load_recipe(ROOT / "trailforge.yaml", output=str(out), version="0.0.2",
+                                     limit=LIMIT), workers=2).path
+
+
+def finished_markers(parent: Path) -> int:
+    return sum(1 for _ in parent.glob(".tmp-0.0.2-*/_parts/done/*.json"))
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
-def test_killed_build_leaves_no_version(tmp_path, sig):
+def test_killed_build_leaves_no_version_and_resumes(tmp_path, sig, clean_build):
     earlier = build_version(load_recipe(ROOT / "trailforge.yaml", output=str(tmp_path),
                                         version="0.0.1", limit=20), workers=1)
     before = files_of(earlier.path)
-    process = start_build(tmp_path)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "trailforge", "build", "--recipe", str(ROOT / "trailforge.yaml"),
+         "--out", str(tmp_path), "--version", "0.0.2", "--limit", str(LIMIT), "--workers", "2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "80"})
     parent = tmp_path / "ski-tracks"
-    wait_for_temp_dir(parent, process)
-    time.sleep(2)  # well inside a build of tens of seconds
-    assert process.poll() is None, "the build finished before it could be interrupted"
+    deadline = time.monotonic() + 120
+    while finished_markers(parent) < 2:
+        assert process.poll() is None, "the build ended before it could be interrupted"
+        assert time.monotonic() < deadline, "no shard finished in time"
+        time.sleep(0.02)
     process.send_signal(sig)
     process.wait(timeout=60)
+    assert process.returncode != 0
     assert not (parent / "0.0.2").exists()
     assert files_of(earlier.path) == before
-    if sig == signal.SIGTERM:
-        assert process.returncode != 0
-        assert not list(parent.glob(".tmp-*"))  # cleaned up on the way out
-    # A later build of the same version removes any stale temporary folder and succeeds.
-    later = build_version(load_recipe(ROOT / "trailforge.yaml", output=str(tmp_path),
-                                      version="0.0.2", limit=20), workers=1)
-    assert later.path.exists() and not list(parent.glob(".tmp-*"))
+    kept = finished_markers(parent)
+    assert kept >= 2
+    resumed = build_version(load_recipe(ROOT / "trailforge.yaml", output=str(tmp_path),
+                                        version="0.0.2", limit=LIMIT), workers=2, resume=True)
+    assert resumed.resumed_shards >= 2
+    assert data_of(resumed.path) == data_of(clean_build)
+    assert not list(parent.glob(".tmp-*"))
+
+
+class Stop(KeyboardInterrupt):
+    pass
+
+
+def test_resume_rebuilds_damaged_shards_and_matches_a_clean_build(mini_copy):
+    recipe = load_recipe(mini_copy / "trailforge.yaml")
+    seen = []
+
+    def stop_after_three(families: int, rows: int) -> None:
+        seen.append(families)
+        if len(seen) == 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        build_version(recipe, workers=1, shard_size=10, on_progress=stop_after_three)
+    temp = next((mini_copy / "out" / "mini").glob(".tmp-0.0.1-*"))
+    parts = sorted((temp / "_parts" / "trails").rglob("part-00001.parquet"))
+    parts[0].write_bytes(parts[0].read_bytes()[:-3] + b"xyz")  # damage shard 1
+    resumed = build_version(load_recipe(mini_copy / "trailforge.yaml"), workers=1, resume=True,
+                            shard_size=10)
+    assert resumed.resumed_shards == 2  # shards 0 and 2 kept, shard 1 rebuilt
+    clean = build_version(load_recipe(mini_copy / "trailforge.yaml", output=str(mini_copy / "o2")),
+                          workers=2)
+    assert data_of(resumed.path) == data_of(clean.path)
+
+
+def test_without_resume_a_partial_build_starts_over(mini_copy):
+    def stop(families: int, rows: int) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        build_version(load_recipe(mini_copy / "trailforge.yaml"), workers=1, shard_size=10,
+                      on_progress=stop)
+    result = build_version(load_recipe(mini_copy / "trailforge.yaml"), workers=1, shard_size=10)
+    assert result.resumed_shards == 0 and result.path.exists()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from functools import lru_cache
-from pathlib import Path
 
 import pytest
 from hypothesis import assume, given

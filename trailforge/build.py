@@ -7,15 +7,10 @@ that runs the shards (here a process pool) cannot change a single byte of the re
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import random
-import signal
-import sys
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from itertools import product
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Sequence
 
 from .content import Content, Frame, load_content
 from .curriculum import FamilyGrower, Member, MutationStats, affordable_markers, rarity
@@ -27,7 +22,8 @@ from .render import Renderer, Step, Trail, TrailSpec
 from .seeding import item_rng, stable_hash, unit_interval
 from .tokenize import Tokenizer, load_tokenizers
 
-#: Work items per shard: small enough for a smooth progress bar, large enough to amortise overhead.
+#: Families per shard: small enough for a smooth progress bar and bounded memory, large enough to
+#: amortise overhead. It changes the work units, never the output bytes.
 SHARD_SIZE = 64
 #: How many phrasings each role template offers (voices are drawn below this).
 VOICES = 3
@@ -269,50 +265,3 @@ def build_rows(inputs: Inputs, items: Sequence[WorkItem]) -> tuple[list[dict[str
                                   member.label_flipped))
             rows.append(_row(member, row_ids, family_id, split, item, chain, labels, family_rarity))
     return rows, grower.stats
-
-
-_WORKER_INPUTS: Inputs | None = None
-
-
-def _ignore_interrupts() -> None:
-    """Workers leave Ctrl-C and SIGTERM to the parent, which cleans up and stops them."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    torch = sys.modules.get("torch")  # loaded only for max_drift: one thread per worker process
-    if torch is not None:
-        torch.set_num_threads(1)
-
-
-def _run_shard(items: list[WorkItem]) -> tuple[list[dict[str, Any]], MutationStats]:
-    assert _WORKER_INPUTS is not None
-    return build_rows(_WORKER_INPUTS, items)
-
-
-def run_shards(inputs: Inputs, work: list[list[WorkItem]], workers: int,
-               on_progress: Callable[[int], None] | None = None
-               ) -> Iterator[tuple[int, list[dict[str, Any]], MutationStats]]:
-    """Build every shard, yielding (shard index, rows, stats) as shards finish (any order)."""
-    if workers <= 1 or len(work) <= 1:
-        for index, items in enumerate(work):
-            rows, stats = build_rows(inputs, items)
-            if on_progress:
-                on_progress(len(items))
-            yield index, rows, stats
-        return
-    global _WORKER_INPUTS
-    _WORKER_INPUTS = inputs  # inherited by forked workers: nothing is loaded twice
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_ignore_interrupts)
-    try:
-        futures = {pool.submit(_run_shard, items): (i, len(items)) for i, items in enumerate(work)}
-        for future in as_completed(futures):
-            index, size = futures[future]
-            rows, stats = future.result()
-            if on_progress:
-                on_progress(size)
-            yield index, rows, stats
-    finally:
-        # On an interrupt, drop the shards not started yet instead of finishing the whole build.
-        pool.shutdown(wait=True, cancel_futures=True)
-        _WORKER_INPUTS = None

@@ -10,8 +10,14 @@ from typing import Any, Callable
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from . import __version__
@@ -65,15 +71,29 @@ def main() -> None:
               "(o200k_base, cl100k_base, ...), a tokenizer.json path, a local model folder or "
               "hf:<repo-id>; prefix LABEL= to name its columns.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Worker processes [default: CPU count].")
+              help="Worker processes (local engine) or CPUs of a local Ray [default: CPU count].")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Run shards in a local process pool, or as Ray tasks (pip install -e '.[ray]'). "
+              "Both give byte-identical files.")
+@click.option("--address", default=None,
+              help="Ray cluster address for --engine ray (e.g. auto); default: start a local Ray.")
+@click.option("--shard-size", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Families per shard (the unit of parallel work and of --resume); does not "
+              "change the output.")
+@click.option("--resume", is_flag=True,
+              help="Continue an interrupted build of the same inputs: intact finished shards "
+              "(checked by hash) are kept and only the missing ones are built.")
 @_handle_errors
 def build(recipe: Path | None, output: str | None, seed: int | None, version: str | None,
-          limit: int | None, tokenizers: tuple[str, ...], workers: int | None) -> None:
+          limit: int | None, tokenizers: tuple[str, ...], workers: int | None, engine: str,
+          address: str | None, shard_size: int, resume: bool) -> None:
     """Build a dataset version from a recipe (offline; deterministic for a given seed).
 
     Every variant is re-encoded with every target tokenizer and kept only if it differs from its
-    parent by 1..max_token_distance tokens. The version is written to a temporary folder and renamed
-    at the end; an existing version is never overwritten.
+    parent by 1..max_token_distance tokens. Shards are built in parallel and merged in a fixed order,
+    so the files do not depend on the engine or the worker count. The version is written to a hidden
+    temporary folder and renamed at the end; an existing version is never overwritten. An interrupted
+    build keeps its finished shards for --resume.
     """
     from .factory import build_version
     from .recipe import load_recipe
@@ -82,26 +102,35 @@ def build(recipe: Path | None, output: str | None, seed: int | None, version: st
                          tokenizers=list(tokenizers) or None)
     signal.signal(signal.SIGTERM, _terminate)
     progress = Progress(TextColumn("[bold]building[/] {task.description}"), BarColumn(),
-                        MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                        MofNCompleteColumn(), TextColumn("{task.fields[rows]} rows"),
+                        TimeElapsedColumn(), TimeRemainingColumn(),
                         console=err_console, transient=False)
     task: dict[str, Any] = {}
     with progress:
-        def on_start(total: int) -> None:
-            task["id"] = progress.add_task(f"{loaded.name} {loaded.version} (families)", total=total)
+        def on_start(families: int, shard_count: int) -> None:
+            task["id"] = progress.add_task(
+                f"{loaded.name} {loaded.version}: families in {shard_count} shards",
+                total=families, rows=0)
+            task["rows"] = 0
 
-        def on_progress(n: int) -> None:
-            progress.advance(task["id"], n)
+        def on_progress(families: int, rows: int) -> None:
+            task["rows"] += rows
+            progress.update(task["id"], advance=families, rows=task["rows"])
 
         try:
-            result = build_version(loaded, workers=workers, on_start=on_start,
+            result = build_version(loaded, workers=workers, engine=engine, address=address,
+                                   resume=resume, shard_size=shard_size, on_start=on_start,
                                    on_progress=on_progress)
         except KeyboardInterrupt:
-            err_console.print("[yellow]interrupted: nothing was written[/]")
+            err_console.print("[yellow]interrupted: no version was written; finished shards are "
+                              "kept: run the same command with --resume to continue[/]")
             sys.exit(130)
     if result.already_built:
         console.print(f"[green]{result.path}[/] already holds version {loaded.version} built from "
                       "identical inputs; nothing to do.")
         return
+    if result.resumed_shards:
+        console.print(f"resumed: {result.resumed_shards} finished shard(s) kept")
     _summary(result)
 
 
@@ -188,7 +217,8 @@ def verify(directory: Path) -> None:
     held-out domains and roles stay out of the other splits, that the card matches the files and
     that every config is the projection of `trails`.
     """
-    from .verify import SHOWN, verify as run_verify
+    from .verify import SHOWN
+    from .verify import verify as run_verify
 
     with err_console.status("verifying") as status:
         report = run_verify(directory, on_step=lambda name: status.update(f"verifying: {name}"))
@@ -258,7 +288,8 @@ def publish(directory: Path, repo_id: str, private: bool, branch: str, dry_run: 
     """
     import os
 
-    from .publish import PublishError, plan_publish, publish as run_publish
+    from .publish import PublishError
+    from .publish import publish as run_publish
 
     token = None
     if token_env:

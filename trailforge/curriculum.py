@@ -62,6 +62,18 @@ class MutationStats:
         for op, reasons in other.rejected.items():
             self.rejected[op].update(reasons)
 
+    def as_raw(self) -> dict:
+        """A JSON-able form that `from_raw` reads back (for shard markers)."""
+        return {"proposed": dict(self.proposed), "kept": dict(self.kept),
+                "rejected": {op: dict(r) for op, r in self.rejected.items()}}
+
+    @classmethod
+    def from_raw(cls, raw: dict) -> "MutationStats":
+        stats = cls(proposed=Counter(raw["proposed"]), kept=Counter(raw["kept"]))
+        for op, reasons in raw["rejected"].items():
+            stats.rejected[op].update(reasons)
+        return stats
+
     def as_dict(self) -> dict:
         ops = sorted(set(self.proposed) | set(self.kept))
         return {op: {"proposed": self.proposed[op], "kept": self.kept[op],

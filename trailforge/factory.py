@@ -7,22 +7,31 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 from . import __version__
-from .build import Inputs, load_inputs, plan, run_shards, shards
+from .build import SHARD_SIZE, Inputs, load_inputs, plan, shards
+from .configs import CONFIGS
 from .curriculum import MutationStats
+from .engines import get_engine
 from .errors import OutputError
 from .recipe import Recipe
 from .seeding import stable_hash
-from .configs import CONFIGS
-from .write import (atomic_version_dir, card_text, count_by, order_rows, package_versions,
-                    sha256_file, write_config, write_json)
+from .shard import KEY, ShardJob, finished_shard, merged_stats, part_path
+from .write import (
+    card_text,
+    merge_parts,
+    package_versions,
+    sha256_file,
+    version_workspace,
+    write_json,
+)
 
 
 @dataclass
@@ -35,6 +44,7 @@ class BuildResult:
     seconds: float
     stats: dict[str, Any] = field(default_factory=dict)
     already_built: bool = False
+    resumed_shards: int = 0
 
 
 def _relative(path: Path, base: Path) -> str:
@@ -87,7 +97,7 @@ def card_body(recipe: Recipe, inputs: Inputs, sizes: dict[str, dict[str, int]],
         f"- **Families**: {recipe.variants_per_trail} single-edit variants and {recipe.walks} drift "
         f"walk(s) of up to {recipe.walk_depth} edits per base trail; a family never spans splits.",
         f"- **Order**: {'curriculum (stage; within a stage, trails of the most predictable tokens first; each base trail followed by its variants and walks by depth)' if recipe.order == 'curriculum' else 'seeded shuffle'}.",
-        f"- **Splits**: " + ", ".join(f"{s} ({n} rows)" for s, n in by_split.items()) + ".",
+        "- **Splits**: " + ", ".join(f"{s} ({n} rows)" for s, n in by_split.items()) + ".",
         "", "## Load it", "", "```python", "import datasets",
         'trails = datasets.load_dataset("path/to/this/folder")           # default config: trails',
         'pairs = datasets.load_dataset("path/to/this/folder", "preference")', "```", "",
@@ -117,61 +127,85 @@ def card_body(recipe: Recipe, inputs: Inputs, sizes: dict[str, dict[str, int]],
     return "\n".join(lines)
 
 
-def _build_all_rows(inputs: Inputs, workers: int | None,
-                    on_start: Callable[[int], None] | None,
-                    on_progress: Callable[[int], None] | None
-                    ) -> tuple[list[dict[str, Any]], int, MutationStats]:
-    """Every row of the build in shard order, the number of families, and the mutation stats."""
-    items = plan(inputs)
-    if on_start:
-        on_start(len(items))
-    results: dict[int, list[dict[str, Any]]] = {}
-    stats = MutationStats()
-    for index, rows, shard_stats in run_shards(inputs, shards(items), workers or os.cpu_count() or 1,
-                                               on_progress):
-        results[index] = rows
-        stats.merge(shard_stats)
-    return [row for index in sorted(results) for row in results[index]], len(items), stats
+def _shard_results(inputs: Inputs, jobs: list[ShardJob], parts_dir: Path, resume: bool,
+                   workers: int, engine: str, address: str | None,
+                   on_progress: Callable[[int, int], None] | None) -> tuple[list[dict], int]:
+    """Every shard's summary, reusing intact finished shards when resuming; and how many were."""
+    done: dict[int, dict[str, Any]] = {}
+    if resume:
+        for job in jobs:
+            found = finished_shard(parts_dir, job)
+            if found is not None:
+                done[job.index] = found
+                if on_progress:
+                    on_progress(found["families"], found["rows"])
+    todo = [job for job in jobs if job.index not in done]
+    for result in get_engine(engine)(inputs, todo, workers, address=address):
+        done[result["index"]] = result
+        if on_progress:
+            on_progress(result["families"], result["rows"])
+    return [done[job.index] for job in jobs], len(jobs) - len(todo)
 
 
-def _write_configs(temp: Path, recipe: Recipe, labels: list[str],
-                   by_split_rows: dict[str, list[dict[str, Any]]]
-                   ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, int]]]:
-    """Write every config of every split; returns the files (hash, rows, bytes) and the sizes."""
+def _merge(temp: Path, parts_dir: Path, recipe: Recipe, labels: list[str], results: list[dict]
+           ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, int]]]:
+    """The final shards of every config and split, merged from the parts in key order."""
+    totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for result in results:
+        for config, splits in result["counts"].items():
+            for split, n in splits.items():
+                totals[config][split] += n
     files: dict[str, dict[str, Any]] = {}
-    sizes: dict[str, dict[str, int]] = defaultdict(dict)
-    for split, rows in by_split_rows.items():
-        ordered = order_rows(rows, recipe.order, recipe.seed, split, recipe.stages)
-        for config, (project, schema) in CONFIGS.items():
-            projected = project(ordered)
-            if not projected:
-                continue
-            sizes[config][split] = len(projected)
-            for path, n_rows in write_config(temp, config, split, projected, schema(labels)):
-                files[_relative(path, temp)] = {"sha256": sha256_file(path), "rows": n_rows,
+    sizes: dict[str, dict[str, int]] = {}
+    split_order = [*recipe.splits, "ood"]
+    for config, (_, schema) in CONFIGS.items():
+        splits = [s for s in split_order if totals.get(config, {}).get(s)]
+        if not splits:
+            continue
+        sizes[config] = {s: totals[config][s] for s in splits}
+        for split in splits:
+            parts = [part_path(parts_dir, config, split, r["index"]) for r in results
+                     if r["counts"].get(config, {}).get(split)]
+            for path, n in merge_parts(parts, temp, config, split, sizes[config][split],
+                                       schema(labels), KEY):
+                files[_relative(path, temp)] = {"sha256": sha256_file(path), "rows": n,
                                                  "bytes": path.stat().st_size}
-    return files, dict(sizes)
+    return files, sizes
 
 
-def _stats(rows: list[dict[str, Any]], families: int, by_split: dict[str, int], labels: list[str],
-           mutations: MutationStats, markers: tuple[str, ...]) -> dict[str, Any]:
+def _stats(results: list[dict], by_split: dict[str, int], mutations: MutationStats,
+           markers: tuple[str, ...]) -> dict[str, Any]:
+    def total(key: str) -> dict[str, int]:
+        counter: Counter = Counter()
+        for result in results:
+            counter.update(result["summary"][key])
+        return dict(sorted(counter.items()))
+
+    histograms: dict[str, Counter] = defaultdict(Counter)
+    for result in results:
+        for label, histogram in result["summary"]["token_distance_histogram"].items():
+            histograms[label].update(histogram)
+    base_hashes = {h for r in results for h in r["summary"]["base_text_hashes"]}
     return {
-        "rows": len(rows), "families": families,
-        "distinct_base_trails": len({r["text"] for r in rows if r["depth"] == 0}),
-        "by_split": by_split, "by_stage": count_by(rows, "stage"),
-        "by_domain": count_by(rows, "domain"), "by_role": count_by(rows, "role"),
-        "by_view": count_by(rows, "view"), "by_op": _count_ops(rows),
-        "label_flipped": sum(1 for r in rows if r["label_flipped"]),
-        "token_distance_histogram": _histograms(rows, labels),
+        "rows": sum(r["rows"] for r in results), "families": sum(r["families"] for r in results),
+        "distinct_base_trails": len(base_hashes),
+        "by_split": by_split, "by_stage": total("by_stage"), "by_domain": total("by_domain"),
+        "by_role": total("by_role"), "by_view": total("by_view"), "by_op": total("by_op"),
+        "label_flipped": sum(r["summary"]["label_flipped"] for r in results),
+        "token_distance_histogram": {k: dict(sorted(v.items())) for k, v in histograms.items()},
         "mutations": mutations.as_dict(),
         "markers": list(markers),
     }
 
 
-def build_version(recipe: Recipe, workers: int | None = None,
-                  on_start: Callable[[int], None] | None = None,
-                  on_progress: Callable[[int], None] | None = None) -> BuildResult:
-    """Build `recipe` into `<output>/<name>/<version>/`; nothing is written if anything fails."""
+def build_version(recipe: Recipe, workers: int | None = None, engine: str = "local",
+                  address: str | None = None, resume: bool = False, shard_size: int = SHARD_SIZE,
+                  on_start: Callable[[int, int], None] | None = None,
+                  on_progress: Callable[[int, int], None] | None = None) -> BuildResult:
+    """Build `recipe` into `<output>/<name>/<version>/`; no version folder appears unless the whole
+    build succeeded. `resume` keeps the intact shards of an interrupted build of the same inputs.
+    `shard_size` (families per shard) changes the work units, never the bytes written.
+    `on_start(families, shards_total)` and `on_progress(families, rows)` report progress."""
     started = time.perf_counter()
     inputs = load_inputs(recipe)
     hashes = input_hashes(inputs)
@@ -185,20 +219,24 @@ def build_version(recipe: Recipe, workers: int | None = None,
                           file=final, hint="bump `version` in the recipe or pass --version; "
                           "published versions are immutable")
     labels = [t.label for t in inputs.tokenizers]
-    with atomic_version_dir(final) as temp:
-        rows, families, mutations = _build_all_rows(inputs, workers, on_start, on_progress)
-        by_split_rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for row in rows:
-            by_split_rows[row["split"]].append(row)
-        by_split_rows = {s: by_split_rows[s] for s in [*recipe.splits, "ood"] if by_split_rows.get(s)}
-        by_split = {s: len(r) for s, r in by_split_rows.items()}
-        files, sizes = _write_configs(temp, recipe, labels, by_split_rows)
-        first = next((r for r in rows if r["depth"] == 0), None)
-        sample = [r for r in rows if first and r["family_id"] == first["family_id"]][:8]
+    items = plan(inputs)
+    with version_workspace(final, fingerprint, resume) as temp:
+        parts_dir = temp / "_parts"
+        jobs = [ShardJob(i, tuple(batch), str(parts_dir))
+                for i, batch in enumerate(shards(items, shard_size))]
+        if on_start:
+            on_start(len(items), len(jobs))
+        results, resumed = _shard_results(inputs, jobs, parts_dir, resume,
+                                          workers or os.cpu_count() or 1, engine, address,
+                                          on_progress)
+        files, sizes = _merge(temp, parts_dir, recipe, labels, results)
+        shutil.rmtree(parts_dir)
+        by_split = sizes.get("trails", {})
+        sample = next((r["sample"] for r in results if r["sample"]), [])
         (temp / "README.md").write_text(
             card_text({"pretty_name": recipe.name}, sizes, card_body(recipe, inputs, sizes, sample)),
             encoding="utf-8")
-        stats_doc = _stats(rows, families, by_split, labels, mutations, inputs.markers)
+        stats_doc = _stats(results, by_split, merged_stats(results), inputs.markers)
         write_json(temp / "stats.json", stats_doc)
         seconds = time.perf_counter() - started
         write_json(temp / "manifest.json", {
@@ -212,26 +250,12 @@ def build_version(recipe: Recipe, workers: int | None = None,
                             "fingerprint": t.fingerprint, "vocab_size": t.vocab_size}
                            for s, t in zip(recipe.tokenizers, inputs.tokenizers)],
             "packages": package_versions(),
-            "rows": {"total": len(rows), "by_split": by_split},
+            "rows": {"total": stats_doc["rows"], "by_split": by_split},
             "configs": sizes,
             "files": files,
         })
-    return BuildResult(path=final, rows=len(rows), by_split=by_split,
-                       by_stage=count_by(rows, "stage"), by_domain=count_by(rows, "domain"),
-                       seconds=seconds, stats=stats_doc)
+    return BuildResult(path=final, rows=stats_doc["rows"], by_split=by_split,
+                       by_stage=stats_doc["by_stage"], by_domain=stats_doc["by_domain"],
+                       seconds=seconds, stats=stats_doc, resumed_shards=resumed)
 
 
-def _count_ops(rows: list[dict[str, Any]]) -> dict[str, int]:
-    ops: dict[str, int] = defaultdict(int)
-    for row in rows:
-        ops[row["mutation"]["op"] if row["mutation"] else "base"] += 1
-    return dict(sorted(ops.items()))
-
-
-def _histograms(rows: list[dict[str, Any]], labels: list[str]) -> dict[str, dict[str, int]]:
-    histograms: dict[str, dict[str, int]] = {label: defaultdict(int) for label in labels}
-    for row in rows:
-        if row["token_distance"]:
-            for label in labels:
-                histograms[label][str(row["token_distance"][label])] += 1
-    return {label: dict(sorted(h.items())) for label, h in histograms.items()}

@@ -18,7 +18,6 @@ from jinja2.sandbox import SandboxedEnvironment
 from .errors import TemplateError
 
 
-
 def _sentinel(steps: tuple["Step", ...]) -> str:
     """A private-use character that occurs in no step (marks where the conclusion begins)."""
     joined = "".join(step.text + step.connective for step in steps)

@@ -1,19 +1,19 @@
 """Writing a version: Parquet shards, dataset card, manifest and stats, atomically.
 
 A version is built in a hidden temporary folder beside its final place and renamed at the end, so
-an interrupted build leaves no version folder, and an existing version is never overwritten.
+an interrupted build leaves no version folder, and an existing version is never overwritten. Rows
+reach the final shards through a k-way merge of sorted per-shard parts (see `shard.py`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
+import itertools
 import json
 import math
 import os
-import random
 import shutil
-import uuid
-from collections import Counter, defaultdict
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
@@ -39,23 +39,6 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def order_rows(rows: list[dict[str, Any]], order: str, seed: int, split: str,
-               stage_order: Sequence[int]) -> list[dict[str, Any]]:
-    """Curriculum order (stage, in the recipe's curriculum order, then rarity of the base trail so predictable trails come first, then
-    family; within a family the base, its variants, then its walks by depth), or a seeded shuffle."""
-    if order == "shuffle":
-        shuffled = list(rows)
-        random.Random(int(hashlib.sha256(f"{seed}:shuffle:{split}".encode()).hexdigest()[:16], 16)
-                      ).shuffle(shuffled)
-        return shuffled
-    families: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        families[row["family_id"]].append(row)
-    rank = {stage: i for i, stage in enumerate(stage_order)}
-    keys = sorted(families, key=lambda f: (rank[families[f][0]["stage"]], families[f][0]["rarity"], f))
-    return [row for key in keys for row in families[key]]
-
-
 def package_versions() -> dict[str, str]:
     versions = {}
     for name in PACKAGES:
@@ -68,22 +51,6 @@ def package_versions() -> dict[str, str]:
 
 def shard_name(split: str, index: int, count: int) -> str:
     return f"{split}-{index:05d}-of-{count:05d}.parquet"
-
-
-def write_config(directory: Path, config: str, split: str, rows: list[dict[str, Any]],
-                 schema: pa.Schema, rows_per_file: int = ROWS_PER_FILE) -> list[tuple[Path, int]]:
-    """Write one split of one config as Hub-style shards; returns (file, rows) written."""
-    count = max(1, math.ceil(len(rows) / rows_per_file))
-    target = directory / "data" / config
-    target.mkdir(parents=True, exist_ok=True)
-    written = []
-    for index in range(count):
-        chunk = rows[index * rows_per_file:(index + 1) * rows_per_file]
-        table = pa.Table.from_pylist(chunk, schema=schema)
-        path = target / shard_name(split, index, count)
-        pq.write_table(table, path, **PARQUET_OPTIONS)
-        written.append((path, len(chunk)))
-    return written
 
 
 def size_category(n: int) -> str:
@@ -119,45 +86,77 @@ def card_text(meta: dict[str, Any], sizes: dict[str, dict[str, int]], body: str)
     return "---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True) + "---\n\n" + body
 
 
-def stale_temp_dirs(parent: Path) -> list[Path]:
-    """Temporary build folders left by processes that no longer run."""
-    stale = []
-    for path in parent.glob(".tmp-*"):
-        try:
-            pid = int(path.name.split("-")[-2])
-            os.kill(pid, 0)
-        except (ValueError, IndexError, ProcessLookupError):
-            stale.append(path)
-        except PermissionError:
-            continue
-    return stale
+def _lock_owner(temp: Path) -> int | None:
+    """The pid of the live process building in `temp`, or None."""
+    try:
+        pid = int((temp / ".lock").read_text())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
 
 
 @contextmanager
-def atomic_version_dir(final: Path) -> Iterator[Path]:
-    """Yield a temporary folder; on success rename it to `final`, on any failure remove it."""
+def version_workspace(final: Path, fingerprint: str, resume: bool = False) -> Iterator[Path]:
+    """Yield the hidden folder `.tmp-<version>-<fingerprint>` beside `final`; rename it to `final`
+    on success. An interrupt (Ctrl-C, SIGTERM) keeps the finished shards there for `--resume`; any
+    other failure removes it. Either way no version folder appears unless the build completed."""
     if final.exists():
         raise OutputError("version folder already exists", file=final,
                           hint="bump `version` in the recipe (or --version); versions are immutable")
     final.parent.mkdir(parents=True, exist_ok=True)
-    for stale in stale_temp_dirs(final.parent):
-        shutil.rmtree(stale, ignore_errors=True)
-    temp = final.parent / f".tmp-{final.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    temp.mkdir()
+    temp = final.parent / f".tmp-{final.name}-{fingerprint[:16]}"
+    for other in final.parent.glob(f".tmp-{final.name}-*"):
+        owner = _lock_owner(other)
+        if owner is not None:
+            raise OutputError(f"another build of this version is running (pid {owner})", file=other,
+                              hint="wait for it; if no build is running, delete that folder")
+        if other != temp or not resume:
+            shutil.rmtree(other, ignore_errors=True)  # a stale or superseded partial build
+    temp.mkdir(exist_ok=True)
+    lock = temp / ".lock"
+    lock.write_text(str(os.getpid()))
     try:
         yield temp
+        lock.unlink()
         if final.exists():
             raise OutputError("version folder appeared while building", file=final,
                               hint="another build wrote this version; bump the version")
         os.rename(temp, final)
-    finally:
-        if temp.exists():
-            shutil.rmtree(temp, ignore_errors=True)
+    except KeyboardInterrupt:
+        lock.unlink(missing_ok=True)
+        raise
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
 
 
-def count_by(rows: Sequence[dict[str, Any]], *keys: str) -> dict[str, int]:
-    counter = Counter("/".join(str(row[k]) for k in keys) for row in rows)
-    return dict(sorted(counter.items()))
+def _rows_of(path: Path) -> Iterator[dict[str, Any]]:
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
+        yield from batch.to_pylist()
+
+
+def merge_parts(parts: Sequence[Path], directory: Path, config: str, split: str, total: int,
+                schema: pa.Schema, key: str, rows_per_file: int = ROWS_PER_FILE
+                ) -> list[tuple[Path, int]]:
+    """K-way merge of sorted part files by `key` into Hub-style shards of one config and split;
+    memory holds one batch per part, whatever the size of the split."""
+    merged = heapq.merge(*(_rows_of(p) for p in parts), key=lambda row: row[key])
+    count = max(1, math.ceil(total / rows_per_file))
+    target = directory / "data" / config
+    target.mkdir(parents=True, exist_ok=True)
+    group = PARQUET_OPTIONS["row_group_size"]
+    written = []
+    for index in range(count):
+        path = target / shard_name(split, index, count)
+        n = min(rows_per_file, total - index * rows_per_file)
+        with pq.ParquetWriter(path, schema, compression=PARQUET_OPTIONS["compression"],
+                              compression_level=PARQUET_OPTIONS["compression_level"]) as writer:
+            for start in range(0, n, group):
+                chunk = list(itertools.islice(merged, min(group, n - start)))
+                writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
+        written.append((path, n))
+    return written
 
 
 def write_json(path: Path, data: Any) -> None:

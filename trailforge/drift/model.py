@@ -71,7 +71,12 @@ class DriftModel:
     def __init__(self, name: str = DEFAULT_MODEL, device: str = "auto", batch_size: int = 32) -> None:
         torch = require_torch()
         import transformers
-        from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
+        from transformers import (
+            AutoConfig,
+            AutoModel,
+            AutoModelForCausalLM,
+            AutoTokenizer,
+        )
 
         transformers.utils.logging.set_verbosity_error()
         transformers.utils.logging.disable_progress_bar()
