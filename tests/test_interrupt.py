@@ -15,8 +15,6 @@ import pytest
 from trailforge.factory import build_version
 from trailforge.recipe import load_recipe
 
-from .conftest import MINI
-
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 2000  # families: tens of shards, a few seconds on 2 cores
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import __version__
-from .build import SHARD_SIZE, Inputs, load_inputs, plan, shards
+from .build import Inputs, load_inputs, plan, shards
 from .configs import CONFIGS
 from .curriculum import MutationStats
 from .engines import get_engine
@@ -199,12 +199,12 @@ def _stats(results: list[dict], by_split: dict[str, int], mutations: MutationSta
 
 
 def build_version(recipe: Recipe, workers: int | None = None, engine: str = "local",
-                  address: str | None = None, resume: bool = False, shard_size: int = SHARD_SIZE,
+                  address: str | None = None, resume: bool = False, shard_size: int | None = None,
                   on_start: Callable[[int, int], None] | None = None,
                   on_progress: Callable[[int, int], None] | None = None) -> BuildResult:
     """Build `recipe` into `<output>/<name>/<version>/`; no version folder appears unless the whole
     build succeeded. `resume` keeps the intact shards of an interrupted build of the same inputs.
-    `shard_size` (families per shard) changes the work units, never the bytes written.
+    `shard_size` (families per shard; default: automatic) changes the work units, never the bytes.
     `on_start(families, shards_total)` and `on_progress(families, rows)` report progress."""
     started = time.perf_counter()
     inputs = load_inputs(recipe)

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import shutil
+from collections import Counter
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
@@ -131,17 +132,41 @@ def version_workspace(final: Path, fingerprint: str, resume: bool = False) -> It
         raise
 
 
-def _rows_of(path: Path) -> Iterator[dict[str, Any]]:
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
-        yield from batch.to_pylist()
+#: Rows each part contributes to the merge at a time: the driver holds about parts x this many.
+MERGE_BATCH = 256
+
+
+def _keys_of(path: Path, key: str, index: int) -> Iterator[tuple[str, int]]:
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=MERGE_BATCH, columns=[key]):
+        for value in batch.column(0).to_pylist():
+            yield value, index
+
+
+class _PartReader:
+    """Hands out a part's rows in order, as Arrow tables, holding little more than asked for."""
+
+    def __init__(self, path: Path) -> None:
+        self._batches = pq.ParquetFile(path).iter_batches(batch_size=MERGE_BATCH)
+        self._buffer: pa.Table | None = None
+
+    def take(self, n: int) -> pa.Table:
+        while self._buffer is None or self._buffer.num_rows < n:
+            batch = pa.Table.from_batches([next(self._batches)])
+            self._buffer = batch if self._buffer is None else pa.concat_tables([self._buffer, batch])
+        head, self._buffer = self._buffer.slice(0, n), self._buffer.slice(n)
+        return head
 
 
 def merge_parts(parts: Sequence[Path], directory: Path, config: str, split: str, total: int,
                 schema: pa.Schema, key: str, rows_per_file: int = ROWS_PER_FILE
                 ) -> list[tuple[Path, int]]:
-    """K-way merge of sorted part files by `key` into Hub-style shards of one config and split;
-    memory holds one batch per part, whatever the size of the split."""
-    merged = heapq.merge(*(_rows_of(p) for p in parts), key=lambda row: row[key])
+    """K-way merge of sorted part files by `key` into Hub-style shards of one config and split.
+
+    Only keys go through Python; rows move as Arrow slices. The driver holds one batch of keys per
+    part and one row group of rows, whatever the size of the split.
+    """
+    order = heapq.merge(*(_keys_of(p, key, i) for i, p in enumerate(parts)))
+    readers = [_PartReader(p) for p in parts]
     count = max(1, math.ceil(total / rows_per_file))
     target = directory / "data" / config
     target.mkdir(parents=True, exist_ok=True)
@@ -153,8 +178,18 @@ def merge_parts(parts: Sequence[Path], directory: Path, config: str, split: str,
         with pq.ParquetWriter(path, schema, compression=PARQUET_OPTIONS["compression"],
                               compression_level=PARQUET_OPTIONS["compression_level"]) as writer:
             for start in range(0, n, group):
-                chunk = list(itertools.islice(merged, min(group, n - start)))
-                writer.write_table(pa.Table.from_pylist(chunk, schema=schema))
+                sources = [part for _, part in itertools.islice(order, min(group, n - start))]
+                needed = Counter(sources)
+                blocks = {part: readers[part].take(k) for part, k in sorted(needed.items())}
+                offsets, position = {}, 0
+                for part, block in blocks.items():
+                    offsets[part], position = position, position + block.num_rows
+                picks = []
+                for part in sources:
+                    picks.append(offsets[part])
+                    offsets[part] += 1
+                combined = pa.concat_tables(list(blocks.values()))
+                writer.write_table(combined.take(picks).select(schema.names).cast(schema))
         written.append((path, n))
     return written
 
