@@ -68,3 +68,29 @@ def test_missing_role_lists_available(templates):
     with pytest.raises(TemplateError) as info:
         Renderer(templates, {}).render(spec(role="pirate"), STEPS)
     assert "student" in info.value.hint
+
+
+def test_fast_path_matches_jinja_and_falls_back_for_transforming_views(templates):
+    renderer = Renderer(templates, {"physics": "Physics"})
+    for view in ("prose", "steps", "qa", "keyvalue"):
+        fast = renderer.render(spec(view=view), STEPS)
+        slow = Renderer(templates, {"physics": "Physics"})
+        slow._skeletons = _NoCache()
+        expected = slow.render(spec(view=view), STEPS)
+        assert (fast.text, fast.prompt) == (expected.text, expected.prompt)
+    (templates / "views" / "prose.j2").write_text(
+        "{{ intro }}{% for s in steps %} {{ s.connective }} {{ s.text|capitalize }}.{% endfor %}")
+    shouting = Renderer(templates, {"physics": "Physics"})
+    trail = shouting.render(spec(), STEPS)
+    assert "Then The rod expands." in trail.text  # Jinja's output, not a stale skeleton
+    assert all(v is None for v in shouting._skeletons.values())
+
+
+class _NoCache(dict):
+    """A skeleton cache that never holds anything: every render goes through Jinja."""
+
+    def __contains__(self, key):
+        return True
+
+    def __getitem__(self, key):
+        return None
