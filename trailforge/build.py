@@ -22,11 +22,9 @@ from .render import Renderer, Step, Trail, TrailSpec
 from .seeding import item_rng, stable_hash, unit_interval
 from .tokenize import Tokenizer, load_tokenizers
 
-#: Families per shard, at least: small enough for a smooth progress bar and bounded worker memory.
-#: Large builds use bigger shards so that at most MAX_SHARDS part files meet in the final merge.
-#: The shard size changes the work units, never the output bytes.
+#: Families per shard: small enough for a smooth progress bar and bounded worker memory, large
+#: enough to amortise overhead. The shard size changes the work units, never the output bytes.
 SHARD_SIZE = 64
-MAX_SHARDS = 128
 #: How many phrasings each role template offers (voices are drawn below this).
 VOICES = 3
 
@@ -53,7 +51,7 @@ class Inputs:
     content: Content
     renderer: Renderer
     tokenizers: list[Tokenizer]
-    markers: tuple[str, ...]
+    markers: tuple[tuple[str, str], ...]
     drift_model: Any = None  # a drift.model.DriftModel when the recipe sets max_drift
 
     @property
@@ -164,13 +162,8 @@ def plan(inputs: Inputs) -> list[WorkItem]:
     return items[: recipe.limit] if recipe.limit else items
 
 
-def auto_shard_size(families: int) -> int:
-    """SHARD_SIZE, or more when that would make more than MAX_SHARDS shards."""
-    return max(SHARD_SIZE, -(-families // MAX_SHARDS))
-
-
 def shards(items: Sequence[WorkItem], size: int | None = None) -> list[list[WorkItem]]:
-    size = size or auto_shard_size(len(items))
+    size = size or SHARD_SIZE
     return [list(items[i:i + size]) for i in range(0, len(items), size)]
 
 

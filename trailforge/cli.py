@@ -78,8 +78,8 @@ def main() -> None:
 @click.option("--address", default=None,
               help="Ray cluster address for --engine ray (e.g. auto); default: start a local Ray.")
 @click.option("--shard-size", type=click.IntRange(min=1), default=None,
-              help="Families per shard, the unit of parallel work and of --resume [default: 64, "
-              "more for builds of over 128 shards]; does not change the output.")
+              help="Families per shard, the unit of parallel work and of --resume "
+              "[default: 64]; does not change the output.")
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted build of the same inputs: intact finished shards "
               "(checked by hash) are kept and only the missing ones are built.")

@@ -13,11 +13,12 @@ import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import islice
+from itertools import islice, product
 from typing import Sequence
 
 from .distance import char_distance, token_distance
 from .mutate import MARKERS, MUTATORS, MutationContext, Mutator
+from .mutate.mark import STYLES, mark_word
 from .render import Renderer, Trail
 from .tokenize import Tokenizer
 
@@ -98,24 +99,25 @@ def encode_all(tokenizers: Sequence[Tokenizer], text: str) -> tuple[list[int], .
 
 
 @lru_cache(maxsize=8)
-def _affordable(tokenizers: tuple[Tokenizer, ...], bound: int) -> tuple[str, ...]:
-    costs: dict[str, int] = {}
-    for marker in MARKERS:
+def _affordable(tokenizers: tuple[Tokenizer, ...], bound: int) -> tuple[tuple[str, str], ...]:
+    costs: dict[tuple[str, str], int] = {}
+    for marker, style in product(MARKERS, STYLES):
         worst = []
         for probe in _PROBES:
             words = probe.split(" ")
             for i in range(1, len(words)):
-                marked = " ".join(words[:i] + [marker] + words[i:])
+                marked = " ".join(words[:i] + mark_word(words[i], marker, style) + words[i + 1:])
                 worst.append(max(token_distance(t.encode_batch([probe])[0],
                                                 t.encode_batch([marked])[0]) for t in tokenizers))
         worst.sort()
-        costs[marker] = worst[(3 * len(worst)) // 4]  # fits at three positions in four
-    return tuple(m for m in sorted(MARKERS, key=lambda m: (costs[m], MARKERS.index(m)))
-                 if costs[m] <= bound)
+        costs[(marker, style)] = worst[(3 * len(worst)) // 4]  # fits at three positions in four
+    order = sorted(costs, key=lambda pair: (costs[pair], MARKERS.index(pair[0]), pair[1]))
+    return tuple(pair for pair in order if costs[pair] <= bound)
 
 
-def affordable_markers(tokenizers: Sequence[Tokenizer], bound: int) -> tuple[str, ...]:
-    """Markers whose typical insertion cost fits the bound under every tokenizer, cheapest first."""
+def affordable_markers(tokenizers: Sequence[Tokenizer], bound: int) -> tuple[tuple[str, str], ...]:
+    """(marker, style) pairs whose typical cost fits the bound under every tokenizer, cheapest
+    first; proposals with them are still measured one by one."""
     return _affordable(tuple(tokenizers), bound)
 
 

@@ -167,14 +167,14 @@ def _merge(temp: Path, parts_dir: Path, recipe: Recipe, labels: list[str], resul
             parts = [part_path(parts_dir, config, split, r["index"]) for r in results
                      if r["counts"].get(config, {}).get(split)]
             for path, n in merge_parts(parts, temp, config, split, sizes[config][split],
-                                       schema(labels), KEY):
+                                       schema(labels), KEY, parts_dir / "runs" / config / split):
                 files[_relative(path, temp)] = {"sha256": sha256_file(path), "rows": n,
                                                  "bytes": path.stat().st_size}
     return files, sizes
 
 
 def _stats(results: list[dict], by_split: dict[str, int], mutations: MutationStats,
-           markers: tuple[str, ...]) -> dict[str, Any]:
+           markers: tuple[tuple[str, str], ...]) -> dict[str, Any]:
     def total(key: str) -> dict[str, int]:
         counter: Counter = Counter()
         for result in results:
@@ -194,7 +194,7 @@ def _stats(results: list[dict], by_split: dict[str, int], mutations: MutationSta
         "label_flipped": sum(r["summary"]["label_flipped"] for r in results),
         "token_distance_histogram": {k: dict(sorted(v.items())) for k, v in histograms.items()},
         "mutations": mutations.as_dict(),
-        "markers": list(markers),
+        "markers": [f"{marker} {style}" for marker, style in markers],
     }
 
 

@@ -132,64 +132,107 @@ def version_workspace(final: Path, fingerprint: str, resume: bool = False) -> It
         raise
 
 
-#: Rows each part contributes to the merge at a time: the driver holds about parts x this many.
+#: Rows each part contributes to the merge at a time, and the row-group size of part files.
 MERGE_BATCH = 256
+#: At most this many part files are read at once; more are first merged into sorted runs.
+FAN_IN = 32
+#: Part files are temporary: a light codec keeps the merge's per-reader memory small.
+PART_OPTIONS = {"compression": "snappy", "row_group_size": MERGE_BATCH}
 
 
-def _keys_of(path: Path, key: str, index: int) -> Iterator[tuple[str, int]]:
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=MERGE_BATCH, columns=[key]):
-        for value in batch.column(0).to_pylist():
-            yield value, index
+class _Part:
+    """A sorted part file, read once: its keys feed the merge, its rows wait as Arrow batches."""
 
-
-class _PartReader:
-    """Hands out a part's rows in order, as Arrow tables, holding little more than asked for."""
-
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, key: str) -> None:
         self._batches = pq.ParquetFile(path).iter_batches(batch_size=MERGE_BATCH)
-        self._buffer: pa.Table | None = None
+        self._key = key
+        self._pending: list[pa.RecordBatch] = []  # batches whose rows are keyed but not yet taken
+        self._offset = 0  # rows of the first pending batch already taken
 
-    def take(self, n: int) -> pa.Table:
-        while self._buffer is None or self._buffer.num_rows < n:
-            batch = pa.Table.from_batches([next(self._batches)])
-            self._buffer = batch if self._buffer is None else pa.concat_tables([self._buffer, batch])
-        head, self._buffer = self._buffer.slice(0, n), self._buffer.slice(n)
-        return head
+    def keys(self, index: int) -> Iterator[tuple[str, int]]:
+        for batch in self._batches:
+            self._pending.append(batch)
+            for value in batch.column(self._key).to_pylist():
+                yield value, index
+
+    def take(self, n: int) -> list[pa.RecordBatch]:
+        """The next `n` rows (all already keyed), as slices of the pending batches."""
+        pieces = []
+        while n:
+            batch = self._pending[0]
+            count = min(batch.num_rows - self._offset, n)
+            pieces.append(batch.slice(self._offset, count))
+            n -= count
+            self._offset += count
+            if self._offset == batch.num_rows:
+                self._pending.pop(0)
+                self._offset = 0
+        return pieces
+
+
+def _ordered(parts: Sequence[Path], key: str, size: int) -> Iterator[pa.Table]:
+    """The rows of sorted parts in key order, `size` rows per table (the last may be shorter).
+    Only keys go through Python; rows move as Arrow slices."""
+    readers = [_Part(p, key) for p in parts]
+    order = heapq.merge(*(r.keys(i) for i, r in enumerate(readers)))
+    while True:
+        sources = [part for _, part in itertools.islice(order, size)]
+        if not sources:
+            return
+        batches, offsets, position = [], {}, 0
+        for part, count in sorted(Counter(sources).items()):
+            offsets[part] = position
+            taken = readers[part].take(count)
+            batches.extend(taken)
+            position += count
+        picks = []
+        for part in sources:
+            picks.append(offsets[part])
+            offsets[part] += 1
+        yield pa.Table.from_batches(batches).take(picks)
+
+
+def _runs(parts: list[Path], key: str, workdir: Path) -> list[Path]:
+    """Merge groups of FAN_IN parts into longer sorted runs until at most FAN_IN remain, so the
+    final merge never holds more than FAN_IN readers, whatever the number of shards."""
+    level = 0
+    while len(parts) > FAN_IN:
+        runs = []
+        for group, start in enumerate(range(0, len(parts), FAN_IN)):
+            run = workdir / f"run-{level}-{group:05d}.parquet"
+            schema = pq.read_schema(parts[start])
+            with pq.ParquetWriter(run, schema, compression=PART_OPTIONS["compression"]) as writer:
+                for table in _ordered(parts[start:start + FAN_IN], key, MERGE_BATCH * 8):
+                    writer.write_table(table, row_group_size=MERGE_BATCH)
+            runs.append(run)
+        if level:
+            for old in parts:
+                old.unlink()
+        parts, level = runs, level + 1
+    return parts
 
 
 def merge_parts(parts: Sequence[Path], directory: Path, config: str, split: str, total: int,
-                schema: pa.Schema, key: str, rows_per_file: int = ROWS_PER_FILE
+                schema: pa.Schema, key: str, workdir: Path, rows_per_file: int = ROWS_PER_FILE
                 ) -> list[tuple[Path, int]]:
     """K-way merge of sorted part files by `key` into Hub-style shards of one config and split.
 
-    Only keys go through Python; rows move as Arrow slices. The driver holds one batch of keys per
-    part and one row group of rows, whatever the size of the split.
+    Memory holds at most FAN_IN readers and one row group of rows, whatever the size of the split.
     """
-    order = heapq.merge(*(_keys_of(p, key, i) for i, p in enumerate(parts)))
-    readers = [_PartReader(p) for p in parts]
+    workdir.mkdir(parents=True, exist_ok=True)
+    group = PARQUET_OPTIONS["row_group_size"]
+    tables = _ordered(_runs(list(parts), key, workdir), key, group)
     count = max(1, math.ceil(total / rows_per_file))
     target = directory / "data" / config
     target.mkdir(parents=True, exist_ok=True)
-    group = PARQUET_OPTIONS["row_group_size"]
     written = []
     for index in range(count):
         path = target / shard_name(split, index, count)
         n = min(rows_per_file, total - index * rows_per_file)
         with pq.ParquetWriter(path, schema, compression=PARQUET_OPTIONS["compression"],
                               compression_level=PARQUET_OPTIONS["compression_level"]) as writer:
-            for start in range(0, n, group):
-                sources = [part for _, part in itertools.islice(order, min(group, n - start))]
-                needed = Counter(sources)
-                blocks = {part: readers[part].take(k) for part, k in sorted(needed.items())}
-                offsets, position = {}, 0
-                for part, block in blocks.items():
-                    offsets[part], position = position, position + block.num_rows
-                picks = []
-                for part in sources:
-                    picks.append(offsets[part])
-                    offsets[part] += 1
-                combined = pa.concat_tables(list(blocks.values()))
-                writer.write_table(combined.take(picks).select(schema.names).cast(schema))
+            for _ in range(math.ceil(n / group)):
+                writer.write_table(next(tables).select(schema.names).cast(schema))
         written.append((path, n))
     return written
 

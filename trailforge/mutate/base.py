@@ -29,7 +29,7 @@ class MutationContext:
     frame: Frame
     synonyms: tuple[tuple[str, ...], ...]
     fillers: tuple[str, ...]
-    markers: tuple[str, ...]
+    markers: tuple[tuple[str, str], ...]  # affordable (marker, style) pairs
 
 
 class Mutator(Protocol):

@@ -15,6 +15,11 @@ MARKERS: tuple[str, ...] = ("**", "*", "@@", "§", "»", "->", "=>", "##", "!!",
 STYLES = ("before", "around")
 
 
+def mark_word(word: str, marker: str, style: str) -> list[str]:
+    """The words that replace `word`: the marker before it, or glued around it."""
+    return [marker, word] if style == "before" else [f"{marker}{word}{marker}"]
+
+
 class MarkMutator:
     op = "mark"
     meaning_preserving = True
@@ -26,20 +31,19 @@ class MarkMutator:
         slots = [(index, position) for index, step_words in enumerate(words)
                  for position, word in enumerate(step_words)
                  if any(ch.isalnum() for ch in word)]  # never mark a marker or bare punctuation
-        total = len(slots) * len(ctx.markers) * len(STYLES)
+        total = len(slots) * len(ctx.markers)
         seen: set[int] = set()
-        # Draw (slot, marker, style) without replacement, lazily: the engine needs only a few.
+        # Draw (slot, marker style) without replacement, lazily: the engine needs only a few.
         while len(seen) < total:
             pick = rng.randrange(total)
             if pick in seen:
                 continue
             seen.add(pick)
-            slot, rest = divmod(pick, len(ctx.markers) * len(STYLES))
-            marker, style = ctx.markers[rest // len(STYLES)], STYLES[rest % len(STYLES)]
+            slot, choice = divmod(pick, len(ctx.markers))
+            marker, style = ctx.markers[choice]
             index, position = slots[slot]
             step_words = words[index]
             word = step_words[position]
-            new = step_words[:position] + ([marker, word] if style == "before"
-                                           else [f"{marker}{word}{marker}"]) + step_words[position + 1:]
+            new = step_words[:position] + mark_word(word, marker, style) + step_words[position + 1:]
             yield Edit(op=self.op, detail=f"{marker} {style} {word!r} in {trail.steps[index].field}",
                        steps=with_step(trail.steps, index, text=" ".join(new)))
