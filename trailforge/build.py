@@ -24,7 +24,7 @@ from .tokenize import Tokenizer, load_tokenizers
 
 #: Families per shard: small enough for a smooth progress bar and bounded worker memory, large
 #: enough to amortise overhead. The shard size changes the work units, never the output bytes.
-SHARD_SIZE = 64
+SHARD_SIZE = 256
 #: How many phrasings each role template offers (voices are drawn below this).
 VOICES = 3
 

@@ -52,8 +52,12 @@ def main() -> None:
 
     \b
     Typical use:
-      trailforge build                       # default recipe -> out/<name>/<version>/
-      trailforge show out/ski-tracks/0.1.0   # read a few trails
+      trailforge build                           # default recipe -> out/<name>/<version>/
+      trailforge show out/ski-tracks/0.1.0       # read a few trails
+      trailforge show out/ski-tracks/0.1.0 --family 1   # a trail and its variants, diffs marked
+      trailforge verify out/ski-tracks/0.1.0     # re-check hashes, bound, lineage, splits, card
+      trailforge publish out/ski-tracks/0.1.0 --repo-id ORG/NAME --dry-run
+      trailforge drift out/ski-tracks/0.1.0      # drift map (needs the drift extra)
     """
 
 
@@ -79,7 +83,7 @@ def main() -> None:
               help="Ray cluster address for --engine ray (e.g. auto); default: start a local Ray.")
 @click.option("--shard-size", type=click.IntRange(min=1), default=None,
               help="Families per shard, the unit of parallel work and of --resume "
-              "[default: 64]; does not change the output.")
+              "[default: 256]; does not change the output.")
 @click.option("--resume", is_flag=True,
               help="Continue an interrupted build of the same inputs: intact finished shards "
               "(checked by hash) are kept and only the missing ones are built.")

@@ -135,7 +135,7 @@ def version_workspace(final: Path, fingerprint: str, resume: bool = False) -> It
 #: Rows each part contributes to the merge at a time, and the row-group size of part files.
 MERGE_BATCH = 256
 #: At most this many part files are read at once; more are first merged into sorted runs.
-FAN_IN = 32
+FAN_IN = 64
 #: Part files are temporary: a light codec keeps the merge's per-reader memory small.
 PART_OPTIONS = {"compression": "snappy", "row_group_size": MERGE_BATCH}
 
