@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
 import shutil
@@ -77,11 +78,19 @@ def default_build(tmp_path_factory: pytest.TempPathFactory):
     return build_version(recipe)
 
 
+def optional_module(name: str, install: str):
+    """An optional extra's module, or a skip (a failure when TRAILFORGE_REQUIRE_ALL=1)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        _require(f"{name} is not installed ({install})")
+
+
 @pytest.fixture(scope="session")
 def torch_module():
-    """torch, from the drift extra (pip install torch==2.13.0, then -e '.[drift]')."""
-    try:
-        import torch
-    except ImportError:
-        _require("the drift extra (torch) is not installed")
-    return torch
+    return optional_module("torch", "pip install torch==2.13.0, then -e '.[drift]'")
+
+
+@pytest.fixture(scope="session")
+def ray_module():
+    return optional_module("ray", "pip install -e '.[ray]'")

@@ -40,3 +40,15 @@ def test_bad_tokenizer_option(mini_copy, monkeypatch):
 def test_show_on_missing_folder(tmp_path):
     result = CliRunner().invoke(main, ["show", str(tmp_path / "nothing")])
     assert result.exit_code == 2 and "not found" in result.output
+
+
+def test_show_filters_and_no_match(mini_build):
+    runner = CliRunner()
+    staged = runner.invoke(main, ["show", str(mini_build), "--stage", "4", "--domain", "physics",
+                                  "--n", "1"])
+    assert staged.exit_code == 0 and "stage 4 · physics" in staged.output
+    assert staged.output.count("family ") == 1
+    none = runner.invoke(main, ["show", str(mini_build), "--stage", "9"])
+    assert none.exit_code == 2 and "no trails match" in none.output
+    far = runner.invoke(main, ["show", str(mini_build), "--family", "999"])
+    assert far.exit_code == 2 and "out of range" in far.output

@@ -35,6 +35,23 @@ def clean_build(tmp_path_factory) -> Path:
                                      limit=LIMIT), workers=2).path
 
 
+def lingering(marker: str, grace: float = 5.0) -> list[int]:
+    """Pids of processes whose command line mentions `marker`, after a grace period."""
+    deadline = time.monotonic() + grace
+    while True:
+        found = []
+        for proc in Path("/proc").iterdir():
+            try:
+                if proc.name.isdigit() and marker in (proc / "cmdline").read_bytes().decode(
+                        errors="replace") and (proc / "stat").read_text().split()[2] != "Z":
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
 def finished_markers(parent: Path) -> int:
     return sum(1 for _ in parent.glob(".tmp-0.0.2-*/_parts/done/*.json"))
 
@@ -57,6 +74,7 @@ def test_killed_build_leaves_no_version_and_resumes(tmp_path, sig, clean_build):
     process.send_signal(sig)
     process.wait(timeout=60)
     assert process.returncode != 0
+    assert not lingering(str(tmp_path)), "worker processes outlived the killed build"
     assert not (parent / "0.0.2").exists()
     assert files_of(earlier.path) == before
     kept = finished_markers(parent)

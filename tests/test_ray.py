@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 from trailforge.factory import build_version
 from trailforge.recipe import load_recipe
 
-from .conftest import MINI, _require
-
-
-@pytest.fixture(scope="module")
-def ray_module():
-    try:
-        import ray
-    except ImportError:
-        _require("the ray extra is not installed (pip install -e '.[ray]')")
-    return ray
+from .conftest import MINI
 
 
 def test_ray_engine_gives_identical_bytes(ray_module, mini_build, tmp_path):

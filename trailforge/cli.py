@@ -171,19 +171,22 @@ def _summary(result: Any) -> None:
 def show(directory: Path, count: int, stage: int | None, domain: str | None, split: str | None,
          family: str | None) -> None:
     """Print trails of a built version readably, steps coloured by kind."""
+    import pyarrow.compute as pc
+
     from .dataset import read_manifest, read_table
     from .errors import DatasetError
     from .show import family_panels, trail_panel
     from .tokenize import load_tokenizer
 
-    rows = read_table(directory).to_pylist()
+    table = read_table(directory)  # filtered in Arrow: only the rows shown become Python objects
+    bases = table.filter(pc.equal(table["depth"], 0))
     if family is not None:
-        bases = [r for r in rows if r["depth"] == 0]
         if family.isdigit():
-            if not 1 <= int(family) <= len(bases):
-                raise DatasetError(f"there are {len(bases)} families; --family {family} is out of range")
-            family = bases[int(family) - 1]["family_id"]
-        members = [r for r in rows if r["family_id"] == family]
+            if not 1 <= int(family) <= bases.num_rows:
+                raise DatasetError(f"there are {bases.num_rows} families; --family {family} is "
+                                   "out of range")
+            family = bases["family_id"][int(family) - 1].as_py()
+        members = table.filter(pc.equal(table["family_id"], family)).to_pylist()
         if not members:
             raise DatasetError(f"no family {family!r}", file=directory,
                                hint="pass a family_id shown by `trailforge show`, or a number")
@@ -198,14 +201,14 @@ def show(directory: Path, count: int, stage: int | None, domain: str | None, spl
         for panel in family_panels(members, tokenizer, brackets):
             console.print(panel)
         return
-    selected = [r for r in rows if r["depth"] == 0
-                and (stage is None or r["stage"] == stage)
-                and (domain is None or r["domain"] == domain)
-                and (split is None or r["split"] == split)]
+    for column, value in (("stage", stage), ("domain", domain), ("split", split)):
+        if value is not None:
+            bases = bases.filter(pc.equal(bases[column], value))
+    selected = bases.slice(0, count).to_pylist()
     if not selected:
         raise DatasetError("no trails match the filters", file=directory,
                            hint="check --stage/--domain/--split against `stats.json`")
-    for row in selected[:count]:
+    for row in selected:
         console.print(trail_panel(row))
 
 

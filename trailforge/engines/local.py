@@ -15,8 +15,23 @@ from ..shard import ShardJob, run_shard
 _INPUTS: Inputs | None = None
 
 
-def _init_worker() -> None:
+def _die_with(parent: int) -> None:
+    """End this worker if the parent dies, even by SIGKILL (Linux): forked workers inherit the
+    pool's pipes, so they would otherwise wait forever, or write into a workspace being resumed."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: nothing to arm
+        return
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+
+def _init_worker(parent: int) -> None:
     """Workers leave Ctrl-C and SIGTERM to the parent, which stops them and cleans up."""
+    _die_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     torch = sys.modules.get("torch")  # loaded only for max_drift: one thread per worker process
@@ -38,7 +53,7 @@ def run(inputs: Inputs, jobs: Sequence[ShardJob], workers: int, **_: Any) -> Ite
     _INPUTS = inputs
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_init_worker)
+                               initializer=_init_worker, initargs=(os.getpid(),))
     try:
         futures = [pool.submit(_run, job) for job in jobs]
         for future in as_completed(futures):
