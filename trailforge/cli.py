@@ -42,7 +42,7 @@ def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _terminate(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt  # unwinds through cleanup, so a killed build leaves nothing
+    raise KeyboardInterrupt  # unwinds like Ctrl-C: no version folder, finished shards kept
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

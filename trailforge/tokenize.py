@@ -112,10 +112,7 @@ class TransformersTokenizer:
     """A tokenizer through transformers' AutoTokenizer: a local model folder, or `hf:<repo-id>`."""
 
     def __init__(self, spec: str, label: str | None = None) -> None:
-        try:
-            from transformers import AutoTokenizer
-        except ImportError as exc:  # pragma: no cover - transformers is a dependency
-            raise TokenizerError(f"transformers is not importable: {exc}") from None
+        from transformers import AutoTokenizer
         source = spec[3:] if spec.startswith("hf:") else spec
         offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
         local = not spec.startswith("hf:") or offline
