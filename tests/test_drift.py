@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from trailforge.cli import main
 
 from .conftest import MINI
+from .tokenizer_files import byte_level_bpe
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -69,17 +70,11 @@ def test_drift_map_files_and_report(mini_build, tmp_path, torch_module):
 
 
 def tiny_gpt2(folder: Path) -> Path:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Tokenizer
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-    corpus = [line for p in (MINI / "content" / "domains").glob("*.yaml")
-              for line in p.read_text().splitlines()]
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(corpus, trainers.BpeTrainer(
-        vocab_size=400, special_tokens=["<|endoftext|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    folder.mkdir(parents=True, exist_ok=True)
+    tok = Tokenizer.from_file(str(byte_level_bpe(folder / "bpe.json", 400, ("<|endoftext|>",))))
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>",
                                    pad_token="<|endoftext|>")
     import torch

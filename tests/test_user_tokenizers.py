@@ -4,17 +4,7 @@ cost more than the bound. Tokenizers are trained here, offline, in milliseconds.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from tokenizers import (
-    Tokenizer,
-    decoders,
-    models,
-    normalizers,
-    pre_tokenizers,
-    trainers,
-)
 
 from trailforge.dataset import read_table
 from trailforge.distance import token_distance
@@ -23,32 +13,7 @@ from trailforge.recipe import load_recipe
 from trailforge.tokenize import load_tokenizer
 
 from .conftest import MINI
-
-CORPUS = [line for path in (MINI / "content" / "domains").glob("*.yaml")
-          for line in path.read_text().splitlines()] * 3
-
-
-def byte_level_bpe(path: Path, vocab: int) -> Path:
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(CORPUS, trainers.BpeTrainer(
-        vocab_size=vocab, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
-    tok.save(str(path))
-    return path
-
-
-def sentencepiece_bpe(path: Path, vocab: int) -> Path:
-    tok = Tokenizer(models.BPE(byte_fallback=True, unk_token="<unk>"))
-    tok.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
-    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=False)
-    tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(),
-                                     decoders.Fuse(), decoders.Strip(" ", 1, 0)])
-    byte_tokens = [f"<0x{i:02X}>" for i in range(256)]
-    tok.train_from_iterator(CORPUS, trainers.BpeTrainer(
-        vocab_size=vocab, special_tokens=["<unk>", *byte_tokens], show_progress=False))
-    tok.save(str(path))
-    return path
+from .tokenizer_files import byte_level_bpe, sentencepiece_bpe
 
 
 @pytest.mark.parametrize("make, vocab", [(byte_level_bpe, 300), (byte_level_bpe, 2000),

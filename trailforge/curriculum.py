@@ -20,7 +20,7 @@ from .distance import char_distance, token_distance
 from .mutate import MARKERS, MUTATORS, MutationContext, Mutator
 from .mutate.mark import STYLES, mark_word
 from .render import Renderer, Trail
-from .tokenize import Tokenizer
+from .tokenize import Encoded, Tokenizer
 
 #: Proposals one mutator may make for one edit before the engine gives up on it.
 MAX_TRIES = 24
@@ -37,7 +37,7 @@ class Member:
     """One row-to-be of a family."""
 
     trail: Trail
-    ids: tuple[list[int], ...]
+    encoded: tuple[Encoded, ...]  # one per target tokenizer
     depth: int = 0
     parent: int | None = None  # index of the parent in the family
     walk: int | None = None
@@ -47,6 +47,10 @@ class Member:
     distance: tuple[int, ...] | None = None
     base_distance: tuple[int, ...] | None = None
     char_distance: int | None = None
+
+    @property
+    def ids(self) -> tuple[list[int], ...]:
+        return tuple(e.ids for e in self.encoded)
 
 
 @dataclass
@@ -94,8 +98,8 @@ def rarity(ids: Sequence[int], vocab_size: int) -> float:
     return round(sum(math.log1p(i) for i in ids) / (len(ids) * math.log(max(vocab_size, 2))), 6)
 
 
-def encode_all(tokenizers: Sequence[Tokenizer], text: str) -> tuple[list[int], ...]:
-    return tuple(t.encode_batch([text])[0] for t in tokenizers)
+def encode_all(tokenizers: Sequence[Tokenizer], text: str) -> tuple[Encoded, ...]:
+    return tuple(t.encode(text) for t in tokenizers)
 
 
 @lru_cache(maxsize=8)
@@ -140,24 +144,27 @@ class FamilyGrower:
         if edit_trail.text in seen:
             self.stats.rejected[op]["duplicate"] += 1
             return None
-        ids, distances = [], []
-        for tok, parent_ids in zip(self.tokenizers, parent.ids):
-            new_ids = tok.encode_batch([edit_trail.text])[0]
-            d = token_distance(parent_ids, new_ids, cutoff=self.bound)
+        encoded, distances = [], []
+        for tok, parent_encoded in zip(self.tokenizers, parent.encoded):
+            # Only the window around the edit is re-encoded; the distance between the changed
+            # spans equals the distance between the whole id lists.
+            splice = tok.encode_edit(parent.trail.text, parent_encoded, edit_trail.text)
+            d = token_distance(splice.old, splice.new, cutoff=self.bound)
             if d == 0:
                 self.stats.rejected[op]["no_token_change"] += 1
                 return None
             if d > self.bound:
                 self.stats.rejected[op][f"over_bound:{tok.label}"] += 1
                 return None
-            ids.append(new_ids)
+            encoded.append(splice.encoded)
             distances.append(d)
-        base_distances = tuple(token_distance(b, n) for b, n in zip(base.ids, ids))
-        if drift and parent.base_distance is not None and any(
-                new <= old for new, old in zip(base_distances, parent.base_distance)):
+        if parent is base:
+            return tuple(encoded), tuple(distances), tuple(distances)
+        base_distances = tuple(token_distance(b.ids, n.ids) for b, n in zip(base.encoded, encoded))
+        if drift and any(new <= old for new, old in zip(base_distances, parent.base_distance or ())):
             self.stats.rejected[op]["not_drifting"] += 1
             return None
-        return tuple(ids), tuple(distances), base_distances
+        return tuple(encoded), tuple(distances), base_distances
 
     def _derive(self, family: list[Member], parent_index: int, ops: Sequence[str],
                 ctx: MutationContext, rng: random.Random, seen: set[str], walk: int | None
@@ -170,10 +177,10 @@ class FamilyGrower:
                 measured = self._measure(parent, base, trail, op, seen, drift=walk is not None)
                 if measured is None:
                     continue
-                ids, distances, base_distances = measured
+                encoded, distances, base_distances = measured
                 self.stats.kept[op] += 1
                 seen.add(trail.text)
-                return Member(trail=trail, ids=ids, depth=parent.depth + 1, parent=parent_index,
+                return Member(trail=trail, encoded=encoded, depth=parent.depth + 1, parent=parent_index,
                               walk=walk, op=op, detail=edit.detail,
                               label_flipped=parent.label_flipped or edit.label_flipped,
                               distance=distances, base_distance=base_distances,
@@ -182,7 +189,7 @@ class FamilyGrower:
 
     def grow(self, base_trail: Trail, ctx: MutationContext, rng: random.Random) -> list[Member]:
         """The family of `base_trail`: base first, then single-edit variants, then walks."""
-        base = Member(trail=base_trail, ids=encode_all(self.tokenizers, base_trail.text))
+        base = Member(trail=base_trail, encoded=encode_all(self.tokenizers, base_trail.text))
         family, seen = [base], {base_trail.text}
         ops = list(self.mutators)
         rng.shuffle(ops)
