@@ -13,54 +13,65 @@ Every config keeps `id`, the id of the `trails` row its prompt (or text) comes f
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-Row = dict[str, Any]
-
-
-def _text(rows: Sequence[Row]) -> list[Row]:
-    return [{"id": r["id"], "text": r["text"]} for r in rows]
+QUESTION = ". What follows, and why?"
 
 
-def _messages(rows: Sequence[Row]) -> list[Row]:
+def _text(table: pa.Table) -> pa.Table:
+    return table.select(["id", "text"])
+
+
+def _messages(table: pa.Table) -> pa.Table:
     """The premise is the user's turn; the trail, in its role's voice, is the assistant's answer."""
-    out = []
-    for r in rows:
-        premise = r["steps"][0]
-        question = f"{premise['connective']} {premise['text']}. What follows, and why?"
-        out.append({"id": r["id"], "messages": [{"role": "user", "content": question},
-                                                {"role": "assistant", "content": r["text"]}]})
-    return out
+    n = table.num_rows
+    premise = pc.list_element(table["steps"], 0)
+    question = pc.binary_join_element_wise(
+        pc.binary_join_element_wise(pc.struct_field(premise, "connective"),
+                                    pc.struct_field(premise, "text"), " "),
+        pa.scalar(QUESTION), "")
+    turns = np.arange(2 * n)
+    content = pc.take(pa.concat_arrays([question.combine_chunks(), table["text"].combine_chunks()]),
+                      pa.array((turns % 2) * n + turns // 2))  # user, assistant, user, ...
+    role = pc.take(pa.array(["user", "assistant"]), pa.array(turns % 2))
+    messages = pa.ListArray.from_arrays(pa.array(np.arange(0, 2 * n + 1, 2), pa.int32()),
+                                        pa.StructArray.from_arrays([role, content],
+                                                                   names=["role", "content"]))
+    return pa.table({"id": table["id"], "messages": messages})
 
 
-def _prompt_completion(rows: Sequence[Row]) -> list[Row]:
-    return [{"id": r["id"], "prompt": r["prompt"], "completion": r["completion"]} for r in rows]
+def _prompt_completion(table: pa.Table) -> pa.Table:
+    return table.select(["id", "prompt", "completion"])
 
 
-def _preference(rows: Sequence[Row]) -> list[Row]:
+def _preference(table: pa.Table) -> pa.Table:
     """Minimal pairs from each `flip` variant and its parent, both ways round.
 
     Forward: the parent's chain, chosen = its completion, rejected = the flipped completion.
     Reverse: the flipped chain, chosen = the flipped completion, rejected = the parent's.
-    The two completions differ only by the flip's conclusion edit.
+    The two completions differ only by the flip's conclusion edit. `table` holds whole families.
     """
-    by_id = {r["id"]: r for r in rows}
-    out = []
-    for r in rows:
-        if not (r["mutation"] and r["mutation"]["op"] == "flip"):
-            continue
-        parent = by_id[r["parent_id"]]
-        out.append({"id": parent["id"], "prompt": parent["prompt"],
-                    "chosen": parent["completion"], "rejected": r["completion"]})
-        out.append({"id": r["id"], "prompt": r["prompt"],
-                    "chosen": r["completion"], "rejected": parent["completion"]})
-    return out
+    flips = pc.indices_nonzero(pc.equal(pc.struct_field(table["mutation"], "op"), "flip"))
+    position = {row_id: i for i, row_id in enumerate(table["id"].to_pylist())} if len(flips) else {}
+    parents = pc.take(table["parent_id"], flips).to_pylist()
+    first, second = [], []  # the row giving id and prompt and chosen; the row giving rejected
+    for flip, parent in zip(flips.to_pylist(), parents):
+        first += [position[parent], flip]
+        second += [flip, position[parent]]
+    first_rows, second_rows = pa.array(first, pa.int64()), pa.array(second, pa.int64())
+    return pa.table({"id": pc.take(table["id"], first_rows),
+                     "prompt": pc.take(table["prompt"], first_rows),
+                     "chosen": pc.take(table["completion"], first_rows),
+                     "rejected": pc.take(table["completion"], second_rows)})
 
 
-def _trails(rows: Sequence[Row]) -> list[Row]:
-    return list(rows)
+def _trails(table: pa.Table) -> pa.Table:
+    return table
 
 
 def _schema(*columns: tuple[str, pa.DataType]) -> Callable[[Sequence[str]], pa.Schema]:
@@ -86,14 +97,27 @@ def trails_schema(labels: Sequence[str]) -> pa.Schema:
     ])
 
 
-#: config name -> (projection of a split's ordered trails rows, schema for the tokenizer labels)
-CONFIGS: dict[str, tuple[Callable[[Sequence[Row]], list[Row]], Callable[[Sequence[str]], pa.Schema]]] = {
-    "trails": (_trails, trails_schema),
-    "text": (_text, _schema(("text", pa.string()))),
-    "messages": (_messages, _schema(("messages", pa.list_(pa.struct(
-        [("role", pa.string()), ("content", pa.string())]))))),
-    "prompt_completion": (_prompt_completion, _schema(("prompt", pa.string()),
-                                                      ("completion", pa.string()))),
-    "preference": (_preference, _schema(("prompt", pa.string()), ("chosen", pa.string()),
-                                        ("rejected", pa.string()))),
+@dataclass(frozen=True)
+class Config:
+    """A projection of a split's ordered `trails` table, and its schema for the tokenizer labels.
+
+    A row-wise projection maps each trails row to one row, so it commutes with merging and is
+    applied to the merged trails; the others need whole families and are projected per shard.
+    """
+
+    project: Callable[[pa.Table], pa.Table]
+    schema: Callable[[Sequence[str]], pa.Schema]
+    rowwise: bool
+
+
+CONFIGS: dict[str, Config] = {
+    "trails": Config(_trails, trails_schema, rowwise=True),
+    "text": Config(_text, _schema(("text", pa.string())), rowwise=True),
+    "messages": Config(_messages, _schema(("messages", pa.list_(pa.struct(
+        [("role", pa.string()), ("content", pa.string())])))), rowwise=True),
+    "prompt_completion": Config(_prompt_completion, _schema(("prompt", pa.string()),
+                                                            ("completion", pa.string())),
+                                rowwise=True),
+    "preference": Config(_preference, _schema(("prompt", pa.string()), ("chosen", pa.string()),
+                                              ("rejected", pa.string())), rowwise=False),
 }

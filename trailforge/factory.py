@@ -15,6 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+import pyarrow as pa
+
 from . import __version__
 from .build import Inputs, load_inputs, plan, shards
 from .configs import CONFIGS
@@ -149,28 +151,37 @@ def _shard_results(inputs: Inputs, jobs: list[ShardJob], parts_dir: Path, resume
 
 def _merge(temp: Path, parts_dir: Path, recipe: Recipe, labels: list[str], results: list[dict]
            ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, int]]]:
-    """The final shards of every config and split, merged from the parts in key order."""
+    """The final shards of every config and split, merged from the parts in key order: one merge
+    of `trails` feeds every row-wise config; the other configs merge their own parts."""
     totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for result in results:
         for config, splits in result["counts"].items():
             for split, n in splits.items():
                 totals[config][split] += n
+    rowwise = {name: (spec.project, spec.schema(labels)) for name, spec in CONFIGS.items()
+               if spec.rowwise}
+    merges = [("trails", rowwise)] + [
+        (name, {name: (_unchanged, spec.schema(labels))}) for name, spec in CONFIGS.items()
+        if not spec.rowwise]
     files: dict[str, dict[str, Any]] = {}
-    sizes: dict[str, dict[str, int]] = {}
+    sizes: dict[str, dict[str, int]] = defaultdict(dict)
     split_order = [*recipe.splits, "ood"]
-    for config, (_, schema) in CONFIGS.items():
-        splits = [s for s in split_order if totals.get(config, {}).get(s)]
-        if not splits:
-            continue
-        sizes[config] = {s: totals[config][s] for s in splits}
-        for split in splits:
-            parts = [part_path(parts_dir, config, split, r["index"]) for r in results
-                     if r["counts"].get(config, {}).get(split)]
-            for path, n in merge_parts(parts, temp, config, split, sizes[config][split],
-                                       schema(labels), KEY, parts_dir / "runs" / config / split):
+    for source, sinks in merges:
+        for split in [s for s in split_order if totals.get(source, {}).get(s)]:
+            parts = [part_path(parts_dir, source, split, r["index"]) for r in results
+                     if r["counts"].get(source, {}).get(split)]
+            for config, path, n in merge_parts(parts, temp, split, totals[source][split], sinks, KEY,
+                                               parts_dir / "runs" / source / split):
                 files[_relative(path, temp)] = {"sha256": sha256_file(path), "rows": n,
                                                  "bytes": path.stat().st_size}
-    return files, sizes
+                sizes[config][split] = sizes[config].get(split, 0) + n
+    ordered = {name: files[name] for config in CONFIGS for name in files
+               if name.startswith(f"data/{config}/")}
+    return ordered, {config: sizes[config] for config in CONFIGS if config in sizes}
+
+
+def _unchanged(table: pa.Table) -> pa.Table:
+    return table
 
 
 def _stats(results: list[dict], by_split: dict[str, int], mutations: MutationStats,

@@ -211,38 +211,30 @@ def _uses_placeholders(steps: tuple[Step, ...]) -> bool:
 
 @dataclass(frozen=True)
 class _Skeleton:
-    """A rendered view as literal strings and slots (2i: step i's connective, 2i+1: its text)."""
+    """A rendered view as two format strings: up to the conclusion's connective, and from it on
+    (field 2i: step i's connective, 2i+1: its text)."""
 
-    parts: tuple[str | int, ...]
-    conclusion_slot: int
+    head: str
+    tail: str
 
     @classmethod
     def parse(cls, raw: str, n_steps: int) -> "_Skeleton | None":
-        parts: list[str | int] = []
-        literal: list[str] = []
+        formats: list[list[str]] = [[]]
+        conclusion = 2 * (n_steps - 1)
         for ch in raw:
             code = ord(ch) - PLACEHOLDER_BASE
+            if code == conclusion:
+                formats.append([])
             if 0 <= code < 2 * n_steps:
-                parts.append("".join(literal))
-                literal = []
-                parts.append(code)
+                formats[-1].append(f"{{{code}}}")
             else:
-                literal.append(ch)
-        parts.append("".join(literal))
-        slot = 2 * (n_steps - 1)
-        if parts.count(slot) != 1:
+                formats[-1].append("{{" if ch == "{" else "}}" if ch == "}" else ch)
+        if len(formats) != 2:
             return None  # the Jinja path reports the problem
-        return cls(parts=tuple(p for p in parts if p != ""), conclusion_slot=slot)
+        return cls(head="".join(formats[0]), tail="".join(formats[1]))
 
     def fill(self, steps: tuple[Step, ...]) -> tuple[str, int]:
         """The text for `steps`, and where the conclusion's connective starts in it."""
         values = [v for step in steps for v in (step.connective, step.text)]
-        out: list[str] = []
-        length = cut = 0
-        for part in self.parts:
-            if part == self.conclusion_slot:
-                cut = length
-            piece = part if isinstance(part, str) else values[part]
-            out.append(piece)
-            length += len(piece)
-        return "".join(out), cut
+        head = self.head.format(*values)
+        return head + self.tail.format(*values), len(head)

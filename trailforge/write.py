@@ -15,10 +15,10 @@ import math
 import os
 import shutil
 from collections import Counter
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -212,28 +212,39 @@ def _runs(parts: list[Path], key: str, workdir: Path) -> list[Path]:
     return parts
 
 
-def merge_parts(parts: Sequence[Path], directory: Path, config: str, split: str, total: int,
-                schema: pa.Schema, key: str, workdir: Path, rows_per_file: int = ROWS_PER_FILE
-                ) -> list[tuple[Path, int]]:
-    """K-way merge of sorted part files by `key` into Hub-style shards of one config and split.
+Projection = Callable[[pa.Table], pa.Table]
+
+
+def merge_parts(parts: Sequence[Path], directory: Path, split: str, total: int,
+                sinks: dict[str, tuple[Projection, pa.Schema]], key: str, workdir: Path,
+                rows_per_file: int = ROWS_PER_FILE) -> list[tuple[str, Path, int]]:
+    """K-way merge of sorted part files by `key` into Hub-style shards of one split, written for
+    every config in `sinks` (config -> row-wise projection of the merged rows, and its schema).
 
     Memory holds at most FAN_IN readers and one row group of rows, whatever the size of the split.
+    Returns (config, path, rows) for every file written.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     group = PARQUET_OPTIONS["row_group_size"]
     tables = _ordered(_runs(list(parts), key, workdir), key, group)
     count = max(1, math.ceil(total / rows_per_file))
-    target = directory / "data" / config
-    target.mkdir(parents=True, exist_ok=True)
     written = []
     for index in range(count):
-        path = target / shard_name(split, index, count)
         n = min(rows_per_file, total - index * rows_per_file)
-        with pq.ParquetWriter(path, schema, compression=PARQUET_OPTIONS["compression"],
-                              compression_level=PARQUET_OPTIONS["compression_level"]) as writer:
+        paths = {config: directory / "data" / config / shard_name(split, index, count)
+                 for config in sinks}
+        with ExitStack() as stack:
+            writers = {}
+            for config, path in paths.items():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                writers[config] = stack.enter_context(pq.ParquetWriter(
+                    path, sinks[config][1], compression=PARQUET_OPTIONS["compression"],
+                    compression_level=PARQUET_OPTIONS["compression_level"]))
             for _ in range(math.ceil(n / group)):
-                writer.write_table(next(tables).select(schema.names).cast(schema))
-        written.append((path, n))
+                table = next(tables)
+                for config, (project, schema) in sinks.items():
+                    writers[config].write_table(project(table).select(schema.names).cast(schema))
+        written += [(config, path, n) for config, path in paths.items()]
     return written
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from typing import Iterator
 
 from ..render import Trail
@@ -13,6 +14,7 @@ from .base import Edit, MutationContext, with_step
 #: those that fit the bound; every proposal is still measured.
 MARKERS: tuple[str, ...] = ("**", "*", "@@", "§", "»", "->", "=>", "##", "!!", "::", "^", "~", "|")
 STYLES = ("before", "around")
+_ALNUM = re.compile(r"[^\W_]").search  # a letter or digit, exactly as str.isalnum
 
 
 def mark_word(word: str, marker: str, style: str) -> list[str]:
@@ -30,7 +32,7 @@ class MarkMutator:
         words = [step.text.split(" ") for step in trail.steps]
         slots = [(index, position) for index, step_words in enumerate(words)
                  for position, word in enumerate(step_words)
-                 if any(ch.isalnum() for ch in word)]  # never mark a marker or bare punctuation
+                 if _ALNUM(word)]  # never mark a marker or bare punctuation
         total = len(slots) * len(ctx.markers)
         seen: set[int] = set()
         # Draw (slot, marker style) without replacement, lazily: the engine needs only a few.
