@@ -14,10 +14,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import islice, product
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from .distance import char_distance, token_distance
-from .mutate import MARKERS, MUTATORS, MutationContext, Mutator
+from .mutate import MARKERS, MUTATORS, Edit, MutationContext, Mutator
 from .mutate.mark import STYLES, mark_word
 from .render import Renderer, Trail
 from .tokenize import Encoded, Tokenizer
@@ -167,11 +167,16 @@ class FamilyGrower:
         return tuple(encoded), tuple(distances), base_distances
 
     def _derive(self, family: list[Member], parent_index: int, ops: Sequence[str],
-                ctx: MutationContext, rng: random.Random, seen: set[str], walk: int | None
-                ) -> Member | None:
+                proposals: dict[str, Iterator[Edit]], ctx: MutationContext, rng: random.Random,
+                seen: set[str], walk: int | None) -> Member | None:
+        """The first proposal of the first op (in `ops` order) that passes, as a new member.
+        `proposals` holds each op's proposal stream for this parent, shared by its derivations,
+        so none is set up or proposed twice."""
         parent, base = family[parent_index], family[0]
         for op in ops:
-            for edit in islice(self.mutators[op].propose(parent.trail, ctx, rng), MAX_TRIES):
+            if op not in proposals:
+                proposals[op] = self.mutators[op].propose(parent.trail, ctx, rng)
+            for edit in islice(proposals[op], MAX_TRIES):
                 self.stats.proposed[op] += 1
                 trail = self.renderer.render(parent.trail.spec, edit.steps)
                 measured = self._measure(parent, base, trail, op, seen, drift=walk is not None)
@@ -195,17 +200,19 @@ class FamilyGrower:
         rng.shuffle(ops)
         # Meaning-changing ops first: where a frame offers a flip, its family always gets one.
         ops.sort(key=lambda op: self.mutators[op].meaning_preserving)
+        from_base: dict[str, Iterator[Edit]] = {}
         for k in range(self.variants_per_trail):
             rotated = ops[k % len(ops):] + ops[:k % len(ops)]
-            variant = self._derive(family, 0, rotated, ctx, rng, seen, walk=None)
+            variant = self._derive(family, 0, rotated, from_base, ctx, rng, seen, walk=None)
             if variant is not None:
                 family.append(variant)
         steady = [op for op in ops if self.mutators[op].meaning_preserving]
         for walk in range(self.walks):
             parent_index = 0
             for _ in range(self.walk_depth):
-                step = self._derive(family, parent_index, rng.sample(steady, len(steady)), ctx,
-                                    rng, seen, walk=walk)
+                step = self._derive(family, parent_index, rng.sample(steady, len(steady)),
+                                    from_base if parent_index == 0 else {}, ctx, rng, seen,
+                                    walk=walk)
                 if step is None:
                     break
                 family.append(step)

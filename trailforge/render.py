@@ -7,10 +7,11 @@ conclusion's connective behind a private-use sentinel, so it holds for any view.
 
 from __future__ import annotations
 
+import re
 import traceback
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
@@ -24,9 +25,9 @@ def _sentinel(steps: tuple["Step", ...]) -> str:
     return next(chr(c) for c in range(0xE000, 0xF900) if chr(c) not in joined)
 
 
-@dataclass(frozen=True)
-class Step:
-    """One rendered step: its kind, the frame field behind it, its connective and clause."""
+class Step(NamedTuple):
+    """One rendered step: its kind, the frame field behind it, its connective and clause (a named
+    tuple: built for every proposal, so it must be cheap to make and to change)."""
 
     kind: str
     field: str
@@ -157,10 +158,10 @@ class Renderer:
         only places step strings (checked on two probes); else None (always render with Jinja)."""
         key = (spec.view, spec.role, spec.voice, spec.domain, tuple((s.kind, s.field) for s in steps))
         if key not in self._skeletons:
-            placeholders = tuple(replace(step, connective=_placeholder(2 * i), text=_placeholder(2 * i + 1))
+            placeholders = tuple(step._replace(connective=_placeholder(2 * i), text=_placeholder(2 * i + 1))
                                  for i, step in enumerate(steps))
             skeleton = _Skeleton.parse(self._render_raw(spec, placeholders), len(steps))
-            probes = [steps, tuple(replace(step, connective=f"Probe{i}, x", text=f"PROBE text {i}: a-b")
+            probes = [steps, tuple(step._replace(connective=f"Probe{i}, x", text=f"PROBE text {i}: a-b")
                                    for i, step in enumerate(steps))]
             if skeleton is not None and any(_uses_placeholders(p) for p in probes):
                 skeleton = None
@@ -184,7 +185,7 @@ class Renderer:
             cut -= lead
         else:
             sentinel = _sentinel(steps)
-            marked = steps[:-1] + (replace(steps[-1], connective=sentinel + steps[-1].connective),)
+            marked = steps[:-1] + (steps[-1]._replace(connective=sentinel + steps[-1].connective),)
             raw = self._render_raw(spec, marked).strip()
             name = f"views/{spec.view}.j2"
             if raw.count(sentinel) != 1:
@@ -203,10 +204,12 @@ def _placeholder(index: int) -> str:
     return chr(PLACEHOLDER_BASE + index)
 
 
+_PLACEHOLDER_RANGE = re.compile(f"[{chr(PLACEHOLDER_BASE)}-{chr(0x10FFFF)}]")
+
+
 def _uses_placeholders(steps: tuple[Step, ...]) -> bool:
-    """Whether a step holds a supplementary private-use character (then no fast path)."""
-    joined = "".join(step.connective + step.text for step in steps)
-    return bool(joined) and max(joined) >= chr(PLACEHOLDER_BASE)
+    """Whether a step holds a character at or above the placeholders (then no fast path)."""
+    return _PLACEHOLDER_RANGE.search("".join(step.connective + step.text for step in steps)) is not None
 
 
 @dataclass(frozen=True)

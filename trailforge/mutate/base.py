@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, replace
-from typing import Iterator, Protocol
+from dataclasses import dataclass
+from typing import Iterable, Iterator, NamedTuple, Protocol, TypeVar
 
 from ..content import Frame
 from ..grammar import Chain
 from ..render import Step, Trail
 
+T = TypeVar("T")
 
-@dataclass(frozen=True)
-class Edit:
+
+class Edit(NamedTuple):
     """A proposed change to a trail's steps; the engine re-renders and measures it."""
 
     op: str
@@ -48,10 +49,14 @@ class Mutator(Protocol):
 
 def with_step(steps: tuple[Step, ...], index: int, **changes: str) -> tuple[Step, ...]:
     """`steps` with step `index` changed."""
-    return steps[:index] + (replace(steps[index], **changes),) + steps[index + 1:]
+    return steps[:index] + (steps[index]._replace(**changes),) + steps[index + 1:]
 
 
-def shuffled(items: list, rng: random.Random) -> list:
-    items = list(items)
-    rng.shuffle(items)
-    return items
+def shuffled(items: Iterable[T], rng: random.Random) -> Iterator[T]:
+    """The items in a seeded random order, drawn lazily: a Fisher-Yates shuffle that does only as
+    many swaps as the consumer takes items (the engine usually needs one or two)."""
+    pool = list(items)
+    for i in range(len(pool)):
+        j = rng.randrange(i, len(pool))
+        pool[i], pool[j] = pool[j], pool[i]
+        yield pool[i]
