@@ -102,7 +102,7 @@ def test_resume_rebuilds_damaged_shards_and_matches_a_clean_build(mini_copy):
     with pytest.raises(Stop):
         build_version(recipe, workers=1, shard_size=10, on_progress=stop_after_three)
     temp = next((mini_copy / "out" / "mini").glob(".tmp-0.0.1-*"))
-    parts = sorted((temp / "_parts" / "trails").rglob("part-00001.parquet"))
+    parts = sorted((temp / "_parts" / "trails").rglob("part-00001.arrow"))
     parts[0].write_bytes(parts[0].read_bytes()[:-3] + b"xyz")  # damage shard 1
     resumed = build_version(load_recipe(mini_copy / "trailforge.yaml"), workers=1, resume=True,
                             shard_size=10)

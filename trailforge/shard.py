@@ -17,13 +17,12 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from .build import Inputs, WorkItem, build_rows
 from .configs import CONFIGS
 from .curriculum import MutationStats
 from .seeding import stable_hash
-from .write import PART_OPTIONS, sha256_file
+from .write import PART_SUFFIX, sha256_file, write_part
 
 KEY = "_key"
 
@@ -40,7 +39,7 @@ def items_hash(items: Sequence[WorkItem]) -> str:
 
 
 def part_path(parts_dir: Path, config: str, split: str, index: int) -> Path:
-    return parts_dir / config / split / f"part-{index:05d}.parquet"
+    return parts_dir / config / split / f"part-{index:05d}{PART_SUFFIX}"
 
 
 def marker_path(parts_dir: Path, index: int) -> Path:
@@ -57,13 +56,15 @@ def _families(rows: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return families
 
 
-def _keys(family: list[dict[str, Any]], order: str, seed: int, rank: dict[int, int]) -> list[str]:
-    """Sort keys: curriculum (stage, rarity, family, member) or a seeded shuffle."""
+def _keys(family: list[dict[str, Any]], order: str, seed: int, rank: dict[int, int]
+          ) -> tuple[str | None, list[str]]:
+    """Sort keys of a family's rows: curriculum (stage, rarity, family, member), where the family
+    stays whole (its key prefix is returned as its block key), or a seeded shuffle (no block)."""
     if order == "shuffle":
-        return [stable_hash(seed, "shuffle", row["split"], row["id"])[:32] for row in family]
+        return None, [stable_hash(seed, "shuffle", row["split"], row["id"])[:32] for row in family]
     base = family[0]
     prefix = f"{rank[base['stage']]:03d}|{base['rarity']:.6f}|{base['family_id']}"
-    return [f"{prefix}|{member:04d}" for member in range(len(family))]
+    return prefix, [f"{prefix}|{member:04d}" for member in range(len(family))]
 
 
 def _summary(rows: list[dict[str, Any]], labels: list[str]) -> dict[str, Any]:
@@ -101,13 +102,13 @@ def _part_keys(ids: Sequence[str], key_of: dict[str, str], family_of: dict[str, 
     return keys
 
 
-def _write_part(table: pa.Table, keys: list[str], path: Path) -> str:
+def _write_part(table: pa.Table, keys: list[str], blocks: list[str], path: Path) -> str:
+    """Rows sorted by key, with the key of their merge block (see `write._Part`) as `_key`."""
     order = sorted(range(len(keys)), key=keys.__getitem__)
     table = table.take(pa.array(order, pa.int64())).append_column(
-        KEY, pa.array([keys[i] for i in order], pa.string()))
+        KEY, pa.array([blocks[i] for i in order], pa.string()))
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Small row groups and a light codec: the merge reads parts a few hundred rows at a time.
-    pq.write_table(table, path, **PART_OPTIONS)
+    write_part([table], table.schema, path)
     return sha256_file(path)
 
 
@@ -122,9 +123,12 @@ def run_shard(inputs: Inputs, job: ShardJob) -> dict[str, Any]:
     rank = {stage: i for i, stage in enumerate(recipe.stages)}
     by_split: dict[str, list[dict[str, Any]]] = defaultdict(list)
     key_of: dict[str, str] = {}
+    block_of: dict[str, str | None] = {}
     for family in _families(rows):
-        for row, key in zip(family, _keys(family, recipe.order, recipe.seed, rank)):
+        block, keys = _keys(family, recipe.order, recipe.seed, rank)
+        for row, key in zip(family, keys):
             key_of[row["id"]] = key
+            block_of[row["id"]] = block
         by_split[family[0]["split"]].extend(family)
     family_of = {row["id"]: row["family_id"] for row in rows}
     parts_dir = Path(job.parts_dir)
@@ -136,9 +140,11 @@ def run_shard(inputs: Inputs, job: ShardJob) -> dict[str, Any]:
                   if config == "trails" or not spec.rowwise}
         for config, table in tables.items():
             if table.num_rows:
-                keys = _part_keys(table["id"].to_pylist(), key_of, family_of)
+                ids = table["id"].to_pylist()
+                keys = _part_keys(ids, key_of, family_of)
+                blocks = [block_of[i] or key for i, key in zip(ids, keys)]  # merge units
                 path = part_path(parts_dir, config, split, job.index)
-                parts[path.relative_to(parts_dir).as_posix()] = _write_part(table, keys, path)
+                parts[path.relative_to(parts_dir).as_posix()] = _write_part(table, keys, blocks, path)
                 counts[config][split] = table.num_rows
     first = _families(rows)[0] if rows and job.index == 0 else []  # the card shows one family
     result = {

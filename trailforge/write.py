@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import itertools
 import json
 import math
 import os
 import shutil
-from collections import Counter
 from contextlib import ExitStack, contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import pyarrow as pa
+import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 import yaml
 
@@ -132,28 +131,55 @@ def version_workspace(final: Path, fingerprint: str, resume: bool = False) -> It
         raise
 
 
-#: Rows each part contributes to the merge at a time, and the row-group size of part files.
+#: Rows each part contributes to the merge at a time, and the record-batch size of part files.
 MERGE_BATCH = 256
 #: At most this many part files are read at once; more are first merged into sorted runs.
 FAN_IN = 64
-#: Part files are temporary: a light codec keeps the merge's per-reader memory small.
-PART_OPTIONS = {"compression": "snappy", "row_group_size": MERGE_BATCH}
+#: Part files are temporary Arrow IPC files: no Parquet encoding to pay twice, and zstd-compressed
+#: batches (smaller than snappy Parquet) that the merge decompresses one at a time.
+PART_SUFFIX = ".arrow"
+_PART_WRITE = ipc.IpcWriteOptions(compression="zstd")
+
+
+def write_part(tables: Iterable[pa.Table], schema: pa.Schema, path: Path) -> None:
+    """Write tables (already in order) as one part file of MERGE_BATCH-row batches."""
+    with ipc.new_file(path, schema, options=_PART_WRITE) as writer:
+        for table in tables:
+            writer.write_table(table, max_chunksize=MERGE_BATCH)
+
+
+def _part_batches(path: Path) -> Iterator[pa.RecordBatch]:
+    with pa.memory_map(str(path)) as source:
+        reader = ipc.open_file(source)
+        for i in range(reader.num_record_batches):
+            yield reader.get_batch(i)
 
 
 class _Part:
-    """A sorted part file, read once: its keys feed the merge, its rows wait as Arrow batches."""
+    """A sorted part file, read once: its blocks feed the merge, its rows wait as Arrow batches.
+
+    A block is a run of consecutive rows with the same key (a family, in curriculum order); blocks
+    of different parts never interleave, so the merge orders blocks, not rows."""
 
     def __init__(self, path: Path, key: str) -> None:
-        self._batches = pq.ParquetFile(path).iter_batches(batch_size=MERGE_BATCH)
+        self._batches = _part_batches(path)
         self._key = key
         self._pending: list[pa.RecordBatch] = []  # batches whose rows are keyed but not yet taken
         self._offset = 0  # rows of the first pending batch already taken
 
-    def keys(self, index: int) -> Iterator[tuple[str, int]]:
+    def blocks(self, index: int) -> Iterator[tuple[str, int, int]]:
+        """(key, index, rows) for each block, in order."""
+        key, count = None, 0
         for batch in self._batches:
             self._pending.append(batch)
             for value in batch.column(self._key).to_pylist():
-                yield value, index
+                if value != key and count:
+                    yield key, index, count
+                    count = 0
+                key = value
+                count += 1
+        if count:
+            yield key, index, count
 
     def take(self, n: int) -> list[pa.RecordBatch]:
         """The next `n` rows (all already keyed), as slices of the pending batches."""
@@ -172,24 +198,20 @@ class _Part:
 
 def _ordered(parts: Sequence[Path], key: str, size: int) -> Iterator[pa.Table]:
     """The rows of sorted parts in key order, `size` rows per table (the last may be shorter).
-    Only keys go through Python; rows move as Arrow slices."""
+    Only block keys go through Python; rows move as Arrow slices."""
     readers = [_Part(p, key) for p in parts]
-    order = heapq.merge(*(r.keys(i) for i, r in enumerate(readers)))
-    while True:
-        sources = [part for _, part in itertools.islice(order, size)]
-        if not sources:
-            return
-        batches, offsets, position = [], {}, 0
-        for part, count in sorted(Counter(sources).items()):
-            offsets[part] = position
-            taken = readers[part].take(count)
-            batches.extend(taken)
-            position += count
-        picks = []
-        for part in sources:
-            picks.append(offsets[part])
-            offsets[part] += 1
-        yield pa.Table.from_batches(batches).take(picks)
+    pieces: list[pa.RecordBatch] = []
+    have = 0
+    for _, part, count in heapq.merge(*(r.blocks(i) for i, r in enumerate(readers))):
+        while count:
+            n = min(count, size - have)
+            pieces += readers[part].take(n)
+            have, count = have + n, count - n
+            if have == size:
+                yield pa.Table.from_batches(pieces).combine_chunks()
+                pieces, have = [], 0
+    if pieces:
+        yield pa.Table.from_batches(pieces).combine_chunks()
 
 
 def _runs(parts: list[Path], key: str, workdir: Path) -> list[Path]:
@@ -199,11 +221,10 @@ def _runs(parts: list[Path], key: str, workdir: Path) -> list[Path]:
     while len(parts) > FAN_IN:
         runs = []
         for group, start in enumerate(range(0, len(parts), FAN_IN)):
-            run = workdir / f"run-{level}-{group:05d}.parquet"
-            schema = pq.read_schema(parts[start])
-            with pq.ParquetWriter(run, schema, compression=PART_OPTIONS["compression"]) as writer:
-                for table in _ordered(parts[start:start + FAN_IN], key, MERGE_BATCH * 8):
-                    writer.write_table(table, row_group_size=MERGE_BATCH)
+            run = workdir / f"run-{level}-{group:05d}{PART_SUFFIX}"
+            with pa.memory_map(str(parts[start])) as source:
+                schema = ipc.open_file(source).schema
+            write_part(_ordered(parts[start:start + FAN_IN], key, MERGE_BATCH * 8), schema, run)
             runs.append(run)
         if level:
             for old in parts:
