@@ -120,21 +120,32 @@ def _cut_after(text: Any, start: int, space: Any, letters: frozenset) -> int:
     return len(text) if e == -1 else e
 
 
-def splice(old: Any, parent: Encoded, new: Any, space: Any, letters: frozenset,
+@lru_cache(maxsize=8)  # every target tokenizer measures the same (parent, variant) pair
+def edit_window(old: Any, new: Any) -> tuple[int, int, int]:
+    """(start, end in `new`, length change): the window of `new` to re-encode after an edit of
+    `old`, in str or bytes units. It runs from the last safe cut before the first difference to the
+    first safe cut after the last one."""
+    space, letters = (" ", _LETTER_CHARS) if isinstance(old, str) else (32, _LETTER_BYTES)
+    prefix = _common_prefix(old, new)
+    suffix = _common_suffix(old, new, min(len(old), len(new)) - prefix)
+    return (_cut_before(old, prefix, space, letters),
+            _cut_after(new, len(new) - suffix, space, letters), len(new) - len(old))
+
+
+@lru_cache(maxsize=8)
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8")
+
+
+def splice(old: Any, parent: Encoded, new: Any,
            encode_window: Callable[[Any], tuple[list[int], Callable[[], list[int]]]]) -> Splice:
     """`new`'s encoding from `parent` (the encoding of `old`) by re-encoding one window.
 
-    `old` and `new` are in the tokenizer's offset unit (str or bytes); the window runs from the
-    last safe cut before the first difference to the first safe cut after the last one. Before a
-    safe cut the split depends only on the text up to the cut's space; from it, only on what
-    follows; inside the window nothing reads past the window's ends. So prefix and suffix ids are
-    the parent's.
+    `old` and `new` are in the tokenizer's offset unit (str or bytes). Before a safe cut the split
+    depends only on the text up to the cut's space; from it, only on what follows; inside the
+    window nothing reads past the window's ends. So prefix and suffix ids are the parent's.
     """
-    prefix = _common_prefix(old, new)
-    suffix = _common_suffix(old, new, min(len(old), len(new)) - prefix)
-    s = _cut_before(old, prefix, space, letters)
-    e_new = _cut_after(new, len(new) - suffix, space, letters)
-    shift = len(new) - len(old)
+    s, e_new, shift = edit_window(old, new)
     window_ids, window_starts = encode_window(new[s:e_new])
     starts = parent.starts
     i, j = bisect_left(starts, s), bisect_left(starts, e_new - shift)
@@ -242,8 +253,7 @@ class TiktokenTokenizer:
         if not self.local:
             new = self.encode(text)
             return Splice(new, parent.ids, new.ids)
-        return splice(parent_text.encode("utf-8"), parent, text.encode("utf-8"), 32,
-                      _LETTER_BYTES, self._encode_window)
+        return splice(_utf8(parent_text), parent, _utf8(text), self._encode_window)
 
     def decode(self, ids: Sequence[int]) -> str:
         return self._encoding.decode(list(ids))
@@ -285,7 +295,7 @@ class JsonTokenizer:
         if not self.local:
             new = self.encode(text)
             return Splice(new, parent.ids, new.ids)
-        return splice(parent_text, parent, text, " ", _LETTER_CHARS, self._encode_window)
+        return splice(parent_text, parent, text, self._encode_window)
 
     def decode(self, ids: Sequence[int]) -> str:
         return self._tok.decode(list(ids), skip_special_tokens=False)
