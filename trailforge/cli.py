@@ -75,9 +75,11 @@ def main() -> None:
               "(o200k_base, cl100k_base, ...), a tokenizer.json path, a local model folder or "
               "hf:<repo-id>; prefix LABEL= to name its columns.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Worker processes (local engine) or CPUs of a local Ray [default: CPU count].")
+              help="Worker processes (local engine), or Ray Data actors building shards "
+              "[default: CPU count].")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="Run shards in a local process pool, or as Ray tasks (pip install -e '.[ray]'). "
+              help="Run shards in a local process pool, or as Ray Data tasks (pip install -e "
+              "'.[ray]'). "
               "Both give byte-identical files.")
 @click.option("--address", default=None,
               help="Ray cluster address for --engine ray (e.g. auto); default: start a local Ray.")

@@ -1,39 +1,56 @@
-"""The Ray engine: the same shard function as Ray tasks, on a local Ray instance or a cluster.
+"""The Ray engine: the same shard function as Ray Data tasks, on a local Ray instance or a cluster.
 
-Shards are side-effecting tasks (each writes its part files and marker), so they run as plain Ray
-tasks, which Ray Data would only wrap. On a cluster the output folder must be on storage that every
-node can write (the part files are merged by the driver). Install with `pip install -e '.[ray]'`.
+The shard jobs form a Ray Data dataset of one row per shard (one block each); `map` runs them on a
+pool of `workers` actors, each of which loads the recipe's inputs once, like a model in batch
+inference. A shard writes its part files and marker itself; only its JSON summary flows back. On a
+cluster the output folder must be on storage that every node can write (the driver merges the
+parts). Install with `pip install -e '.[ray]'`.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from ..build import Inputs, load_inputs
+from ..build import Inputs, WorkItem, load_inputs
 from ..errors import TrailforgeError
 from ..recipe import Recipe
 from ..shard import ShardJob, run_shard
 
-_CACHE: dict[str, Inputs] = {}
+
+class ShardBuilder:
+    """A Ray Data map function with state: the loaded inputs, once per actor."""
+
+    def __init__(self, recipe_fields: dict[str, Any], base_dir: str) -> None:
+        self.inputs = load_inputs(Recipe.model_validate({**recipe_fields,
+                                                         "base_dir": Path(base_dir)}))
+
+    def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
+        job = json.loads(row["job"])
+        result = run_shard(self.inputs, ShardJob(
+            index=job["index"], items=tuple(WorkItem(**item) for item in job["items"]),
+            parts_dir=job["parts_dir"]))
+        return {"result": json.dumps(result)}
 
 
-def _task(recipe_fields: dict[str, Any], base_dir: str, job: ShardJob) -> dict[str, Any]:
-    """Runs on a Ray worker: load the inputs once per worker process, then build the shard."""
-    key = repr(sorted(recipe_fields.items())) + base_dir
-    if key not in _CACHE:
-        recipe = Recipe.model_validate({**recipe_fields, "base_dir": Path(base_dir)})
-        _CACHE[key] = load_inputs(recipe)
-    return run_shard(_CACHE[key], job)
+def _job_row(job: ShardJob) -> dict[str, str]:
+    return {"job": json.dumps({"index": job.index, "parts_dir": job.parts_dir,
+                               "items": [asdict(item) for item in job.items]})}
 
 
 def run(inputs: Inputs, jobs: Sequence[ShardJob], workers: int, address: str | None = None,
         **_: Any) -> Iterator[dict[str, Any]]:
     try:
         import ray
+        import ray.data
     except ImportError:
         raise TrailforgeError("the ray engine needs Ray, which is not installed",
                               hint="pip install -e '.[ray]'") from None
+    if not jobs:
+        return
     started_here = not ray.is_initialized()
     if started_here:
         try:
@@ -45,13 +62,15 @@ def run(inputs: Inputs, jobs: Sequence[ShardJob], workers: int, address: str | N
                                   "address (e.g. --address auto on a node of a running cluster)"
                                   ) from None
     try:
-        task = ray.remote(_task)
-        fields = inputs.recipe.model_dump(mode="json")
-        base_dir = str(inputs.recipe.base_dir)
-        pending = [task.remote(fields, base_dir, job) for job in jobs]
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1)
-            yield ray.get(done[0])
+        ray.data.DataContext.get_current().enable_progress_bars = False  # trailforge shows its own
+        logging.getLogger("ray.data").setLevel(logging.ERROR)  # ... and its own summary
+        shards = ray.data.from_items([_job_row(job) for job in jobs], override_num_blocks=len(jobs))
+        built = shards.map(ShardBuilder, fn_constructor_kwargs={
+            "recipe_fields": inputs.recipe.model_dump(mode="json"),
+            "base_dir": str(inputs.recipe.base_dir)},
+            compute=ray.data.ActorPoolStrategy(size=max(1, min(workers, len(jobs)))), num_cpus=1)
+        for row in built.iter_rows():
+            yield json.loads(row["result"])
     finally:
         if started_here:
             ray.shutdown()
