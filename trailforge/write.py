@@ -149,7 +149,9 @@ def write_part(tables: Iterable[pa.Table], schema: pa.Schema, path: Path) -> Non
 
 
 def _part_batches(path: Path) -> Iterator[pa.RecordBatch]:
-    with pa.memory_map(str(path)) as source:
+    """A part's batches, read one at a time (not memory-mapped: mapped pages would stay resident
+    and count against the driver's memory as the merge reads on)."""
+    with pa.OSFile(str(path)) as source:
         reader = ipc.open_file(source)
         for i in range(reader.num_record_batches):
             yield reader.get_batch(i)
@@ -222,7 +224,7 @@ def _runs(parts: list[Path], key: str, workdir: Path) -> list[Path]:
         runs = []
         for group, start in enumerate(range(0, len(parts), FAN_IN)):
             run = workdir / f"run-{level}-{group:05d}{PART_SUFFIX}"
-            with pa.memory_map(str(parts[start])) as source:
+            with pa.OSFile(str(parts[start])) as source:
                 schema = ipc.open_file(source).schema
             write_part(_ordered(parts[start:start + FAN_IN], key, MERGE_BATCH * 8), schema, run)
             runs.append(run)
