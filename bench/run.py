@@ -45,13 +45,14 @@ def run_python(code: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def build(out: str, overrides: dict, workers: int) -> dict:
+def build(out: str, overrides: dict, workers: int, limit: int | None = None) -> dict:
     return run_python(f"""
 import time
 from trailforge.factory import build_version
 from trailforge.recipe import load_recipe
-recipe = load_recipe({str(ROOT / 'trailforge.yaml')!r}, output={out!r}, version="9.0.{workers}",
-                     name="bench", **{overrides!r})
+recipe = load_recipe({str(ROOT / 'trailforge.yaml')!r}, output={out!r},
+                     version="9.{limit or 0}.{workers}", name="bench", limit={limit!r},
+                     **{overrides!r})
 start = time.perf_counter()
 built = build_version(recipe, workers={workers})
 result.update(seconds=time.perf_counter() - start, rows=built.rows, path=str(built.path),
@@ -138,6 +139,15 @@ def main() -> None:
                        variants_per_s=run["variants"] / run["seconds"])
             builds.append(run)
         reference = builds[0]
+        families = reference["rows"] - reference["variants"]  # one base row per family
+        memory = []
+        for fraction in (16, 4):  # peak RSS must not grow with the dataset
+            print(f"memory at 1/{fraction} of the rows...", file=sys.stderr)
+            run = build(tmp, overrides, 1, limit=max(1, families // fraction))
+            memory.append({"rows": run["rows"], "peak_rss_mb": run["peak_rss_mb"]})
+        one_worker = next((b for b in builds if b["workers"] == 1), None)
+        if one_worker:
+            memory.append({"rows": one_worker["rows"], "peak_rss_mb": one_worker["peak_rss_mb"]})
         print("lower bound...", file=sys.stderr)
         bound = lower_bound(reference["path"])
         print("peers...", file=sys.stderr)
@@ -153,6 +163,7 @@ def main() -> None:
         "scale": args.scale, "recipe_overrides": overrides,
         "builds": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in b.items()
                     if k != "path"} for b in builds],
+        "memory_by_rows": memory,
         "lower_bound": {k: round(v, 3) if isinstance(v, float) else v for k, v in bound.items()},
         "nlpaug_random_word_aug": peer,
         "reasoning_gym_propositional_logic": gym,
@@ -165,6 +176,9 @@ def main() -> None:
         print(f"{'build, ' + str(b['workers']) + ' worker(s), rows/s':44} {b['rows_per_s']:>14.0f}")
         print(f"{'  peak RSS (MB)':44} {b['peak_rss_mb']:>14.0f}")
     print(f"{'rows':44} {one['rows']:>14}")
+    for entry in memory:
+        print(f"{'peak RSS (MB), 1 worker, ' + str(entry['rows']) + ' rows':44} "
+              f"{entry['peak_rss_mb']:>14.0f}")
     print(f"{'lower bound (encode + write), s':44} {bound['seconds']:>14.1f}")
     print(f"{'build / lower bound (1 worker)':44} {results['build_over_lower_bound']:>14.2f}")
     if peer:
