@@ -90,6 +90,39 @@ def test_an_edited_text_breaks_the_id_and_the_bound_check(version):
     assert "tokens from its parent (bound 2)" in result.output
 
 
+def test_a_duplicated_row_is_caught(version):
+    rows = pq.read_table(version / TRAIN).to_pylist()
+    twin = next(r for r in rows if r["parent_id"] is not None)
+    rewrite(version, TRAIN, rows + [twin])
+    result = run("verify", str(version))
+    assert result.exit_code == 1
+    assert f"row {twin['id']}: duplicate id" in result.output
+    assert result.output.count("duplicate id") == 1
+
+
+def test_a_row_that_names_another_split_is_caught(version):
+    rows = pq.read_table(version / TRAIN).to_pylist()
+    victim = rows[len(rows) // 2]
+    rewrite(version, TRAIN, [dict(r, split="test") if r is victim else r for r in rows])
+    result = run("verify", str(version))
+    assert result.exit_code == 1
+    assert f"{TRAIN}: row {victim['id']} says split 'test'" in result.output
+
+
+def test_a_shuffled_version_passes_every_check(mini_copy):
+    """Shuffled rows interleave families, so parents, bases and duplicates are found by position;
+    shuffled `preference` pairs follow their id rows, so they are compared as a set of rows."""
+    from trailforge.factory import build_version
+    from trailforge.recipe import load_recipe
+    from trailforge.verify import verify
+
+    built = build_version(load_recipe(mini_copy / "trailforge.yaml", order="shuffle"), workers=1)
+    families = pq.read_table(built.path / TRAIN, columns=["family_id"])["family_id"].to_pylist()
+    assert families != sorted(families, key=families.index)  # families are interleaved
+    checks = verify(built.path).checks
+    assert all(c.ok and c.checked for c in checks), [c for c in checks if not c.ok]
+
+
 def test_card_that_lies_about_sizes_is_caught(version):
     card = (version / "README.md").read_text()
     (version / "README.md").write_text(card.replace("num_examples: ", "num_examples: 1", 1))

@@ -1,6 +1,8 @@
 """Re-checking a built version: files against the manifest, the token bound, lineage, splits, card.
 
 Every check re-derives what it checks from the bytes on disk; nothing is trusted from the build.
+Memory stays bounded by a few narrow Arrow columns of the `trails` rows (the index): wide columns
+are streamed in batches, and the config check holds one split's `trails` rows at a time.
 """
 
 from __future__ import annotations
@@ -10,20 +12,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
 from .build import row_id
-from .configs import CONFIGS, trails_schema
+from .configs import CONFIGS, Config, trails_schema
 from .dataset import read_manifest
 from .distance import token_distance
 from .errors import DatasetError, TrailforgeError
-from .tokenize import load_tokenizer
+from .tokenize import Tokenizer, load_tokenizer
 from .write import sha256_file
 
 #: How many breaches of one check are listed (the count is always complete).
 SHOWN = 20
+
+#: What reading a damaged Parquet file raises.
+_READ_ERRORS = (OSError, pa.ArrowException)
+#: The narrow `trails` columns kept in memory for every row (plus `mutated`, from `mutation`).
+_INDEX_COLUMNS = ["id", "family_id", "parent_id", "depth", "split", "domain", "role", "text",
+                  "token_distance", "base_token_distance"]
+#: The columns the row id is the hash of, and the text check, streamed batch by batch.
+_ID_COLUMNS = ["id", "family_id", "parent_id", "mutation", "text", "label_flipped", "prompt",
+               "completion"]
+_BATCH_ROWS = 16_384
+#: Variants re-encoded per `encode_batch` call in the bound check.
+_BOUND_CHUNK = 4096
 
 
 @dataclass
@@ -52,9 +68,12 @@ class Report:
         return all(c.ok for c in self.checks)
 
 
-def _check_files(directory: Path, manifest: dict[str, Any], check: Check) -> dict[str, pa.Table]:
-    """sha256 and row count of every listed file; unlisted shards; returns the readable tables."""
-    tables: dict[str, pa.Table] = {}
+def _check_files(directory: Path, manifest: dict[str, Any], check: Check) -> dict[str, int]:
+    """sha256 and row count of every listed file; unlisted shards.
+
+    Returns the readable files' row counts, read from their Parquet footers, in manifest order.
+    """
+    sizes: dict[str, int] = {}
     listed = manifest.get("files", {})
     for name, entry in listed.items():
         check.checked += 1
@@ -65,128 +84,253 @@ def _check_files(directory: Path, manifest: dict[str, Any], check: Check) -> dic
         if sha256_file(path) != entry.get("sha256"):
             check.fail(f"{name}: sha256 differs from the manifest (the file was changed)")
         try:
-            tables[name] = pq.read_table(path)
-        except (OSError, pa.ArrowException) as exc:
+            sizes[name] = pq.read_metadata(path).num_rows
+        except _READ_ERRORS as exc:
             check.fail(f"{name}: unreadable ({exc})")
             continue
-        if tables[name].num_rows != entry.get("rows"):
-            check.fail(f"{name}: {tables[name].num_rows} rows, manifest says {entry.get('rows')}")
+        if sizes[name] != entry.get("rows"):
+            check.fail(f"{name}: {sizes[name]} rows, manifest says {entry.get('rows')}")
     for path in sorted((directory / "data").rglob("*.parquet")):
         name = path.relative_to(directory).as_posix()
         if name not in listed:
             check.fail(f"{name}: not listed in the manifest")
-    return tables
+    return sizes
 
 
-def _trails_rows(tables: dict[str, pa.Table], labels: list[str], check: Check) -> list[dict]:
+def _read(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """A Parquet file's rows (only `columns`, when given)."""
+    with pq.ParquetFile(path) as file:
+        return file.read(columns=columns)
+
+
+def _narrow(table: pa.Table) -> pa.Table:
+    """A `trails` table's index columns; `mutated` says whether the row has a mutation."""
+    return table.select(_INDEX_COLUMNS).append_column("mutated", pc.is_valid(table["mutation"]))
+
+
+def _read_index(directory: Path, names: list[str], labels: list[str],
+                check: Check) -> tuple[list[str], pa.Table]:
+    """The index of every readable `trails` file with the trails schema, concatenated in file order.
+
+    Checks each file's schema and that its rows say its split; returns the files indexed, too.
+    """
     schema = trails_schema(labels)
-    rows: list[dict] = []
-    for name, table in tables.items():
+    indexed: list[str] = []
+    parts: list[pa.Table] = []
+    for name in names:
         if not name.startswith("data/trails/"):
             continue
         check.checked += 1
-        if not table.schema.equals(schema):
-            check.fail(f"{name}: schema differs from the trails schema")
-            continue
-        split = name.split("/")[-1].split("-")[0]
-        for row in table.to_pylist():
-            if row["split"] != split:
-                check.fail(f"{name}: row {row['id']} says split {row['split']!r}")
-            rows.append(row)
-    return rows
-
-
-def _check_ids(rows: list[dict], check: Check) -> None:
-    seen: set[str] = set()
-    for row in rows:
-        check.checked += 1
-        op = row["mutation"]["op"] if row["mutation"] else None
-        detail = row["mutation"]["detail"] if row["mutation"] else None
-        expected = row_id(row["family_id"], row["parent_id"], op, detail, row["text"],
-                          row["label_flipped"])
-        if row["id"] != expected:
-            check.fail(f"row {row['id']}: id is not the hash of its content (edited row?)")
-        if row["id"] in seen:
-            check.fail(f"row {row['id']}: duplicate id")
-        seen.add(row["id"])
-        if row["text"] != row["prompt"] + row["completion"]:
-            check.fail(f"row {row['id']}: text is not prompt + completion")
-
-
-def _check_lineage(rows: list[dict], by_id: dict[str, dict], check: Check) -> None:
-    for row in rows:
-        check.checked += 1
-        parent_id = row["parent_id"]
-        if parent_id is None:
-            if row["depth"] != 0 or row["mutation"] is not None:
-                check.fail(f"row {row['id']}: a base row must have depth 0 and no mutation")
-            continue
-        parent = by_id.get(parent_id)
-        if parent is None:
-            check.fail(f"row {row['id']}: parent {parent_id} does not exist")
-            continue
-        if parent["family_id"] != row["family_id"]:
-            check.fail(f"row {row['id']}: parent {parent_id} is in another family")
-        if parent["split"] != row["split"]:
-            check.fail(f"row {row['id']}: parent {parent_id} is in split {parent['split']!r}, "
-                       f"the row in {row['split']!r}")
-        if row["depth"] != parent["depth"] + 1:
-            check.fail(f"row {row['id']}: depth {row['depth']} is not parent depth + 1")
-
-
-def _check_splits(rows: list[dict], manifest: dict[str, Any], check: Check) -> None:
-    splits_of: dict[str, set[str]] = defaultdict(set)
-    for row in rows:
-        splits_of[row["family_id"]].add(row["split"])
-    for family, splits in sorted(splits_of.items()):
-        check.checked += 1
-        if len(splits) > 1:
-            check.fail(f"family {family} spans splits {sorted(splits)}")
-    ood = manifest.get("recipe", {}).get("ood", {})
-    held_domains, held_roles = set(ood.get("domains", [])), set(ood.get("roles", []))
-    for row in rows:
-        if row["split"] != "ood" and (row["domain"] in held_domains or row["role"] in held_roles):
-            check.fail(f"row {row['id']}: held-out {row['domain']}/{row['role']} in split "
-                       f"{row['split']!r}")
-
-
-def _check_bound(rows: list[dict], by_id: dict[str, dict], manifest: dict[str, Any],
-                 check: Check) -> None:
-    bound = manifest.get("recipe", {}).get("max_token_distance", 2)
-    variants = [r for r in rows if r["parent_id"] is not None and r["parent_id"] in by_id]
-    for entry in manifest.get("tokenizers", []):
         try:
-            tok = load_tokenizer(entry["spec"])
-        except TrailforgeError as exc:
-            raise DatasetError(f"cannot load tokenizer {entry['spec']!r} to re-check the bound: "
-                               f"{exc.message}", hint="run verify where that tokenizer is "
-                               "available (a tokenizer.json is recorded by file name only)") from None
+            if not pq.read_schema(directory / name).equals(schema):
+                check.fail(f"{name}: schema differs from the trails schema")
+                continue
+            part = _narrow(_read(directory / name, [*_INDEX_COLUMNS, "mutation"]))
+        except _READ_ERRORS as exc:
+            check.fail(f"{name}: unreadable ({exc})")
+            continue
+        _check_split_column(name, part, check)
+        indexed.append(name)
+        parts.append(part)
+    return indexed, pa.concat_tables(parts) if parts else _narrow(schema.empty_table())
+
+
+def _check_split_column(name: str, part: pa.Table, check: Check) -> None:
+    """Every row of a `trails` file says the split its file name says."""
+    split = name.split("/")[-1].split("-")[0]
+    wrong = part.filter(pc.fill_null(pc.not_equal(part["split"], split), True))
+    for row, row_split in zip(wrong["id"].to_pylist(), wrong["split"].to_pylist()):
+        check.fail(f"{name}: row {row} says split {row_split!r}")
+
+
+def _check_ids(directory: Path, names: list[str], index: pa.Table, check: Check) -> None:
+    """Ids are the hash of their rows' content and unique; text is prompt + completion."""
+    for name in names:
+        try:
+            with pq.ParquetFile(directory / name) as file:
+                for batch in file.iter_batches(batch_size=_BATCH_ROWS, columns=_ID_COLUMNS):
+                    _check_id_batch(batch, check)
+        except _READ_ERRORS as exc:
+            check.fail(f"{name}: unreadable ({exc})")
+    counts = pc.value_counts(index["id"])
+    repeated = counts.filter(pc.greater(counts.field("counts"), 1))
+    for value, count in zip(repeated.field("values").to_pylist(),
+                            repeated.field("counts").to_pylist()):
+        for _ in range(count - 1):
+            check.fail(f"row {value}: duplicate id")
+
+
+def _check_id_batch(batch: pa.RecordBatch, check: Check) -> None:
+    """The id and text checks on one batch of `_ID_COLUMNS`."""
+    check.checked += batch.num_rows
+    joined = pc.binary_join_element_wise(batch["prompt"], batch["completion"], "")
+    text_ok = pc.fill_null(pc.equal(batch["text"], joined), False).to_pylist()
+    columns = [batch[name].to_pylist() for name in ("id", "family_id", "parent_id")]
+    columns += [pc.struct_field(batch["mutation"], part).to_pylist() for part in ("op", "detail")]
+    columns += [batch[name].to_pylist() for name in ("text", "label_flipped")]
+    for (row, family, parent, op, detail, text, flipped), ok in zip(zip(*columns), text_ok):
+        if row != row_id(family, parent, op, detail, text, flipped):
+            check.fail(f"row {row}: id is not the hash of its content (edited row?)")
+        if not ok:
+            check.fail(f"row {row}: text is not prompt + completion")
+
+
+def _numpy(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """An Arrow array without nulls as numpy."""
+    return np.asarray(values.to_numpy())
+
+
+def _parent_positions(index: pa.Table) -> np.ndarray:
+    """Each row's parent's position in the index; -1 where it has none or the parent is missing."""
+    found = pc.index_in(index["parent_id"], value_set=index["id"].combine_chunks())
+    return _numpy(pc.fill_null(found, -1)).astype(np.int64)
+
+
+def _differs(a: pa.ChunkedArray, b: pa.ChunkedArray) -> np.ndarray:
+    """Element-wise `a != b` as Python compares values (None equals only None)."""
+    both_null = pc.and_(pc.is_null(a), pc.is_null(b))
+    return _numpy(pc.and_not(pc.fill_null(pc.not_equal(a, b), True), both_null))
+
+
+def _scatter(n: int, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """A length-n boolean array, `values` at `rows` and False elsewhere."""
+    out = np.zeros(n, dtype=bool)
+    out[rows] = values
+    return out
+
+
+def _check_lineage(index: pa.Table, parent: np.ndarray, check: Check) -> None:
+    """Parents exist, in the same family and split, one level up; base rows are unmutated roots."""
+    n = index.num_rows
+    check.checked += n
+    has_parent = _numpy(pc.is_valid(index["parent_id"]))
+    child = np.flatnonzero(parent >= 0)
+    mine, theirs = (index.select(["family_id", "split", "depth"]).take(rows)
+                    for rows in (child, parent[child]))
+    bad_base = ~has_parent & _numpy(pc.or_(pc.fill_null(pc.not_equal(index["depth"], 0), True),
+                                           index["mutated"]))
+    missing = has_parent & (parent < 0)
+    family = _scatter(n, child, _differs(mine["family_id"], theirs["family_id"]))
+    split = _scatter(n, child, _differs(mine["split"], theirs["split"]))
+    depth = _scatter(n, child, _numpy(pc.fill_null(
+        pc.not_equal(mine["depth"], pc.add(theirs["depth"], 1)), True)))
+    bad = np.flatnonzero(bad_base | missing | family | split | depth)
+    rows = index.select(["id", "parent_id", "split", "depth"]).take(bad).to_pylist()
+    parent_splits = index["split"].take(np.maximum(parent[bad], 0)).to_pylist()
+    for i, row, parent_split in zip(bad.tolist(), rows, parent_splits):
+        name, parent_id = f"row {row['id']}", row["parent_id"]
+        if bad_base[i]:
+            check.fail(f"{name}: a base row must have depth 0 and no mutation")
+        if missing[i]:
+            check.fail(f"{name}: parent {parent_id} does not exist")
+        if family[i]:
+            check.fail(f"{name}: parent {parent_id} is in another family")
+        if split[i]:
+            check.fail(f"{name}: parent {parent_id} is in split {parent_split!r}, "
+                       f"the row in {row['split']!r}")
+        if depth[i]:
+            check.fail(f"{name}: depth {row['depth']} is not parent depth + 1")
+
+
+def _check_splits(index: pa.Table, manifest: dict[str, Any], check: Check) -> None:
+    """No family spans splits; held-out domains and roles stay in `ood`."""
+    families = index.group_by("family_id").aggregate([("split", "distinct")])
+    check.checked += families.num_rows
+    spans = families.filter(pc.greater(pc.list_value_length(families["split_distinct"]), 1))
+    for family in sorted(spans.to_pylist(), key=lambda f: f["family_id"]):
+        check.fail(f"family {family['family_id']} spans splits {sorted(family['split_distinct'])}")
+    ood = manifest.get("recipe", {}).get("ood", {})
+    held = [pc.is_in(index[column], value_set=pa.array(ood.get(key, []), pa.string()))
+            for column, key in (("domain", "domains"), ("role", "roles"))]
+    outside = pc.fill_null(pc.not_equal(index["split"], "ood"), True)
+    leaks = index.select(["id", "domain", "role", "split"]).filter(
+        pc.and_(outside, pc.or_(*held)))
+    for row in leaks.to_pylist():
+        check.fail(f"row {row['id']}: held-out {row['domain']}/{row['role']} in split "
+                   f"{row['split']!r}")
+
+
+def _bases(parent: np.ndarray) -> np.ndarray:
+    """Each row's base: the last row reached by following existing parents (pointer doubling)."""
+    up = np.where(parent >= 0, parent, np.arange(len(parent)))
+    for _ in range(len(up).bit_length()):  # enough doublings for the longest possible chain
+        higher = up[up]
+        if np.array_equal(higher, up):
+            break
+        up = higher
+    return up
+
+
+def _load(entry: dict[str, Any]) -> Tokenizer:
+    """The tokenizer a manifest entry names; DatasetError where it cannot be loaded here."""
+    try:
+        return load_tokenizer(entry["spec"])
+    except TrailforgeError as exc:
+        raise DatasetError(f"cannot load tokenizer {entry['spec']!r} to re-check the bound: "
+                           f"{exc.message}", hint="run verify where that tokenizer is "
+                           "available (a tokenizer.json is recorded by file name only)") from None
+
+
+def _check_bound(index: pa.Table, parent: np.ndarray, manifest: dict[str, Any],
+                 check: Check) -> None:
+    """Re-encode every variant with each recorded tokenizer: the bound and the stored distances."""
+    bound = manifest.get("recipe", {}).get("max_token_distance", 2)
+    base = _bases(parent)
+    variants = np.flatnonzero(parent >= 0)
+    variants = variants[np.argsort(base[variants], kind="stable")]  # a base's variants together
+    for entry in manifest.get("tokenizers", []):
+        tok = _load(entry)
         if tok.fingerprint != entry.get("fingerprint"):
             check.fail(f"tokenizer {entry['spec']}: fingerprint differs from the one built with")
             continue
-        label = entry["label"]
-        parents = tok.encode_batch([by_id[r["parent_id"]]["text"] for r in variants])
-        children = tok.encode_batch([r["text"] for r in variants])
-        bases = {}
-        for row, a, b in zip(variants, parents, children):
-            check.checked += 1
-            d = token_distance(a, b)
-            stored = (row["token_distance"] or {}).get(label)
-            if not 1 <= d <= bound:
-                check.fail(f"row {row['id']}: {d} {label} tokens from its parent (bound {bound})")
-            elif d != stored:
-                check.fail(f"row {row['id']}: {label} distance is {d}, the row says {stored}")
-            base_id = row["parent_id"]
-            while by_id[base_id]["parent_id"] is not None and by_id[base_id]["parent_id"] in by_id:
-                base_id = by_id[base_id]["parent_id"]
-            bases.setdefault(base_id, tok.encode_batch([by_id[base_id]["text"]])[0])
-            base_distance = (row["base_token_distance"] or {}).get(label)
-            if token_distance(bases[base_id], b) != base_distance:
-                check.fail(f"row {row['id']}: {label} distance to its base differs from the row")
+        found: list[tuple[int, str]] = []
+        for start in range(0, len(variants), _BOUND_CHUNK):
+            found += _bound_breaches(index, variants[start:start + _BOUND_CHUNK], parent, base,
+                                     tok, entry["label"], bound)
+        check.checked += len(variants)
+        for _, message in sorted(found, key=lambda f: f[0]):  # in row order
+            check.fail(message)
 
 
-def _check_card(directory: Path, manifest: dict[str, Any], tables: dict[str, pa.Table],
+def _bound_breaches(index: pa.Table, rows: np.ndarray, parent: np.ndarray, base: np.ndarray,
+                    tok: Tokenizer, label: str, bound: int) -> list[tuple[int, str]]:
+    """(position, message) for some variants' breaches; each text needed is encoded once."""
+    parents, bases = parent[rows].tolist(), base[rows].tolist()
+    needed = np.unique(np.concatenate([rows, parent[rows], base[rows]]))
+    encoded = dict(zip(needed.tolist(), tok.encode_batch(index["text"].take(needed).to_pylist())))
+    ids = index["id"].take(rows).to_pylist()
+    stored, stored_base = (pc.struct_field(index[column].take(rows), label).to_pylist()
+                           for column in ("token_distance", "base_token_distance"))
+    found: list[tuple[int, str]] = []
+    for i, position in enumerate(rows.tolist()):
+        child = encoded[position]
+        d = token_distance(encoded[parents[i]], child)
+        if not 1 <= d <= bound:
+            found.append((position, f"row {ids[i]}: {d} {label} tokens from its parent "
+                                    f"(bound {bound})"))
+        elif d != stored[i]:
+            found.append((position, f"row {ids[i]}: {label} distance is {d}, the row says "
+                                    f"{stored[i]}"))
+        if token_distance(encoded[bases[i]], child) != stored_base[i]:
+            found.append((position, f"row {ids[i]}: {label} distance to its base differs from "
+                                    "the row"))
+    return found
+
+
+def _check_trails(directory: Path, manifest: dict[str, Any], names: list[str], labels: list[str],
+                  step: Callable[[str], Check]) -> None:
+    """The row checks, on the index of the `trails` files (freed when they are done)."""
+    indexed, index = _read_index(directory, names, labels, step("trails schema"))
+    _check_ids(directory, indexed, index, step("row ids and text"))
+    parent = _parent_positions(index)
+    _check_lineage(index, parent, step("lineage"))
+    _check_splits(index, manifest, step("families and held-out splits"))
+    _check_bound(index, parent, manifest, step("token bound"))
+
+
+def _check_card(directory: Path, manifest: dict[str, Any], sizes: dict[str, int],
                 check: Check) -> None:
+    """The card's configs and sizes, and the manifest's sizes, match the files."""
     path = directory / "README.md"
     check.checked += 1
     try:
@@ -198,9 +342,9 @@ def _check_card(directory: Path, manifest: dict[str, Any], tables: dict[str, pa.
         check.fail(f"README.md: the card's YAML front-matter is missing or malformed ({exc})")
         return
     actual: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for name, table in tables.items():
+    for name, rows in sizes.items():
         _, config, file = name.split("/")
-        actual[config][file.split("-")[0]] += table.num_rows
+        actual[config][file.split("-")[0]] += rows
     actual_sizes = {c: dict(s) for c, s in actual.items()}
     if card_sizes != actual_sizes:
         check.fail(f"README.md: dataset_info sizes {card_sizes} differ from the files {actual_sizes}")
@@ -217,29 +361,63 @@ def _check_card(directory: Path, manifest: dict[str, Any], tables: dict[str, pa.
                    f"{sorted(actual_sizes)}")
 
 
-def _check_configs(tables: dict[str, pa.Table], labels: list[str], check: Check) -> None:
+def _check_configs(directory: Path, sizes: dict[str, int], labels: list[str],
+                   check: Check) -> None:
     """Every config's rows, per split, equal the projection of that split's `trails` rows."""
-    stored: dict[tuple[str, str], list[pa.Table]] = defaultdict(list)
-    for name in sorted(tables):  # shard names sort in file order
+    files: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for name in sorted(sizes):  # shard names sort in file order
         _, config, file = name.split("/")
-        stored[(config, file.split("-")[0])].append(tables[name])
-    for (config, split), parts in sorted(stored.items()):
-        if config == "trails":
-            continue
-        check.checked += 1
+        files[(config, file.split("-")[0])].append(name)
+    breaches: list[tuple[str, str, str]] = []
+    for split in sorted({s for c, s in files if c != "trails"}):
+        breaches += _split_breaches(directory, files, split, labels, check)
+    for *_, message in sorted(breaches):  # by config, then split
+        check.fail(message)
+
+
+def _split_breaches(directory: Path, files: dict[tuple[str, str], list[str]], split: str,
+                    labels: list[str], check: Check) -> list[tuple[str, str, str]]:
+    """(config, split, message) for each config of one split that is not the projection of its
+    `trails` rows, which are read once and freed on return."""
+    configs = sorted(c for c, s in files if s == split and c != "trails")
+    check.checked += len(configs)
+    try:
+        trails = _read_all(directory, files.get(("trails", split), []), trails_schema(labels))
+    except _READ_ERRORS:
+        trails = None
+    breaches = []
+    for config in configs:
         if config not in CONFIGS:
-            check.fail(f"config {config}: unknown to this trailforge")
-            continue
-        schema = CONFIGS[config].schema(labels)
-        trails = stored.get(("trails", split), [])
-        expected = CONFIGS[config].project(pa.concat_tables(trails) if trails else
-                                           trails_schema(labels).empty_table())
-        try:
-            same = pa.concat_tables(parts).cast(schema).equals(expected.cast(schema))
-        except (pa.ArrowInvalid, KeyError, ValueError):
-            same = False
-        if not same:
-            check.fail(f"config {config}/{split}: rows differ from the projection of trails")
+            breaches.append((config, split, f"config {config}: unknown to this trailforge"))
+        elif trails is None or not _is_projection(directory, files[(config, split)],
+                                                  CONFIGS[config], trails, labels):
+            breaches.append((config, split, f"config {config}/{split}: rows differ from the "
+                                            "projection of trails"))
+    return breaches
+
+
+def _read_all(directory: Path, names: list[str], schema: pa.Schema) -> pa.Table:
+    """The files' rows concatenated in order; an empty table of `schema` when there are none."""
+    if not names:
+        return schema.empty_table()
+    return pa.concat_tables([_read(directory / name) for name in names])
+
+
+def _is_projection(directory: Path, names: list[str], config: Config, trails: pa.Table,
+                   labels: list[str]) -> bool:
+    """Whether the files hold exactly the config's projection of `trails`: in the same order for
+    row-wise configs; as the same rows for the others, whose order follows the build's keys (under
+    `order: shuffle` that is not the projection's order)."""
+    schema = config.schema(labels)
+    try:
+        stored = _read_all(directory, names, schema).cast(schema)
+        expected = config.project(trails).cast(schema)
+        if not config.rowwise:
+            by_all = [(name, "ascending") for name in schema.names]
+            stored, expected = stored.sort_by(by_all), expected.sort_by(by_all)
+        return stored.equals(expected)
+    except (*_READ_ERRORS, KeyError, ValueError):
+        return False
 
 
 def verify(directory: Path, on_step: Callable[[str], None] | None = None) -> Report:
@@ -257,13 +435,8 @@ def verify(directory: Path, on_step: Callable[[str], None] | None = None) -> Rep
             on_step(name)
         return checks[name]
 
-    tables = _check_files(directory, manifest, step("files match manifest"))
-    rows = _trails_rows(tables, labels, step("trails schema"))
-    by_id = {r["id"]: r for r in rows}
-    _check_ids(rows, step("row ids and text"))
-    _check_lineage(rows, by_id, step("lineage"))
-    _check_splits(rows, manifest, step("families and held-out splits"))
-    _check_bound(rows, by_id, manifest, step("token bound"))
-    _check_card(directory, manifest, tables, step("card matches files"))
-    _check_configs(tables, labels, step("configs match trails"))
+    sizes = _check_files(directory, manifest, step("files match manifest"))
+    _check_trails(directory, manifest, list(sizes), labels, step)
+    _check_card(directory, manifest, sizes, step("card matches files"))
+    _check_configs(directory, sizes, labels, step("configs match trails"))
     return Report(directory=directory, checks=list(checks.values()))
