@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trailforge.distance import token_distance
+from trailforge.errors import TokenizerError
 from trailforge.tokenize import is_local_pipeline, load_tokenizer
 
 from .tokenizer_files import byte_level_bpe, sentencepiece_bpe
@@ -99,3 +100,13 @@ def _config(**changes) -> dict:
 ])
 def test_pipelines_with_unproven_locality_fall_back(changes, local):
     assert is_local_pipeline(json.loads(json.dumps(_config(**changes)))) is local
+
+
+def test_tokenizers_without_locality_encode_whole_texts(wordpiece_path):
+    folder = load_tokenizer(str(wordpiece_path.parent))  # through transformers: never local
+    text = "Suppose the steel rod is heated evenly."
+    parent = folder.encode(text)
+    splice = folder.encode_edit(text, parent, text.replace("evenly", "slowly"))
+    assert not folder.local and splice.new == folder.encode_batch([text.replace("evenly", "slowly")])[0]
+    with pytest.raises(TokenizerError, match="no token offsets"):
+        parent.starts

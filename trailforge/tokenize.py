@@ -37,15 +37,17 @@ class Encoded:
 
     __slots__ = ("ids", "_starts", "_derive")
 
-    def __init__(self, ids: list[int], starts: Callable[[], list[int]]) -> None:
+    def __init__(self, ids: list[int], starts: Callable[[], list[int]] | None) -> None:
         self.ids = ids
         self._starts: list[int] | None = None
-        self._derive: Callable[[], list[int]] | None = starts
+        self._derive = starts  # None: this tokenizer gives no offsets (it never splices)
 
     @property
     def starts(self) -> list[int]:
         if self._starts is None:
-            assert self._derive is not None
+            if self._derive is None:
+                raise TokenizerError("this tokenizer gives no token offsets",
+                                     hint="only tokenizers with `local` set splice encodings")
             self._starts, self._derive = self._derive(), None
         return self._starts
 
@@ -333,8 +335,7 @@ class TransformersTokenizer:
         return list(self._tok(list(texts), add_special_tokens=False)["input_ids"])
 
     def encode(self, text: str) -> Encoded:
-        ids = self.encode_batch([text])[0]
-        return Encoded(ids, lambda: [])
+        return Encoded(self.encode_batch([text])[0], None)
 
     def encode_edit(self, parent_text: str, parent: Encoded, text: str) -> Splice:
         new = self.encode(text)
