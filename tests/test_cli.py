@@ -23,10 +23,11 @@ def test_build_show_and_family(mini_copy, monkeypatch):
 def test_user_errors_exit_2_without_traceback(mini_copy, monkeypatch):
     monkeypatch.chdir(mini_copy)
     (mini_copy / "grammars" / "ski-chain.yaml").write_text(
-        "connectives: {premise: [If]}\nchains:\n  a: {steps: [premise, wander]}\nstages: {1: a}\n")
+        "relations: {g: [If]}\nkinds: {premise: g}\nchains:\n  a: {steps: [premise, wander]}\n"
+        "stages: {1: a}\n")
     result = CliRunner().invoke(main, ["build"])
     assert result.exit_code == 2
-    assert "ski-chain.yaml:3" in result.output and "unknown step kind" in result.output
+    assert "ski-chain.yaml:4" in result.output and "unknown step kind" in result.output
     assert "Traceback" not in result.output
     assert not (mini_copy / "out").exists()
 

@@ -29,7 +29,7 @@ def test_breadth_of_the_default_content():
     assert len(domains) >= 12
     for name, domain in domains.items():
         assert len(domain.frames) >= 40, name
-        assert sum(f.flip is not None for f in domain.frames) * 2 >= len(domain.frames), name
+        assert sum(bool(f.flips) for f in domain.frames) * 2 >= len(domain.frames), name
     assert len(loaded.recipe.roles) >= 6 and len(loaded.recipe.views) >= 4
 
 
@@ -75,8 +75,14 @@ def test_every_frame_renders_under_every_role_and_view_and_reads_well():
                     continue
                 for (role, view), slot_choice in zip(product(loaded.recipe.roles, loaded.recipe.views),
                                                      range(10**6)):
-                    steps = tuple(Step(s.kind, s.field, s.connectives[slot_choice % len(s.connectives)],
-                                       frame.fields[s.field]) for s in chain.slots)
+                    relations = loaded.renderer.register(role, loaded.grammar.relations)
+                    steps = []
+                    for s in chain.slots:
+                        relation = frame.relations.get(s.field, s.relation)
+                        options = relations[relation]
+                        steps.append(Step(s.kind, s.field, relation,
+                                          options[slot_choice % len(options)], frame.fields[s.field]))
+                    steps = tuple(steps)
                     spec = TrailSpec(stage, chain.name, domain.name, frame.id, role, view,
                                      slot_choice % 3)
                     trail = loaded.renderer.render(spec, steps)
@@ -90,10 +96,26 @@ def test_flips_apply_somewhere_and_name_a_single_occurrence():
     loaded = inputs()
     for domain in loaded.content.domains.values():
         for frame in domain.frames:
-            if frame.flip is None:
-                continue
-            assert len(word_pattern(frame.flip.source).findall(frame.fields[frame.flip.step])) == 1
-            usable = [c for c in loaded.grammar.stages.values()
-                      if frame.flip.step in [s.field for s in c.slots]
-                      and c.conclusion_field in frame.flip.conclusions]
-            assert usable, f"{domain.name}/{frame.id}: the flip applies in no stage"
+            for flip in frame.flips:
+                assert len(word_pattern(flip.source).findall(frame.fields[flip.step])) == 1
+                usable = [stage for stage, c in loaded.grammar.stages.items()
+                          if all(s.field in frame.fields for s in c.slots if not s.optional)
+                          and flip.applies(stage, [s.field for s in c.slots])]
+                assert usable, f"{domain.name}/{frame.id}: a flip applies in no stage"
+
+
+def test_flips_are_not_mostly_modal_swaps():
+    modal = {frozenset(p) for p in (("can", "cannot"), ("likely", "unlikely"), ("no", "some"),
+                                    ("is", "is not"), ("does", "does not"), ("will", "will not"))}
+    flips = [f for d in inputs().content.domains.values() for fr in d.frames for f in fr.flips]
+    swaps = sum(frozenset((f.source, f.target)) in modal for f in flips)
+    assert swaps * 3 <= len(flips), (swaps, len(flips))
+
+
+def test_premise_2_is_a_distractor_or_takes_part_and_resolutions_use_their_relation():
+    frames = [f for d in inputs().content.domains.values() for f in d.frames
+              if "premise_2" in f.fields]
+    distractors = sum("premise_2" in f.distractors for f in frames)
+    assert 0 < distractors < len(frames)  # both kinds are present
+    relations = {f.relations.get("resolution", "counters") for f in frames}
+    assert {"counters", "follows"} <= relations

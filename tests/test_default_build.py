@@ -14,14 +14,36 @@ def test_size_and_coverage(default_build):
     assert default_build.rows >= 20_000
     assert set(stats["by_stage"]) == {"1", "2", "3", "4", "5"}
     assert len(stats["by_domain"]) >= 12 and len(stats["by_role"]) >= 6 and len(stats["by_view"]) >= 4
-    assert set(stats["by_op"]) == {"base", "mark", "synonym", "connective", "filler", "flip"}
+    assert set(stats["by_op"]) == {"base", "anchor", "synonym", "connective", "filler", "flip"}
     assert stats["distinct_base_trails"] == stats["families"]  # no two base trails are identical
     assert {"train", "validation", "test"} <= set(default_build.by_split)
+    synonym = stats["mutations"]["synonym"]
+    assert sum(synonym["kinds"].values()) == synonym["kept"] and synonym["kinds"]["word"] > 0
+
+
+def test_flips_at_every_stage_and_every_domain_in_every_split(default_build):
+    table = read_table(default_build.path).select(["split", "domain", "stage", "mutation"])
+    rows = table.to_pylist()
+    flipped_stages = {r["stage"] for r in rows if r["mutation"] and r["mutation"]["op"] == "flip"}
+    assert flipped_stages == {1, 2, 3, 4, 5}
+    for split in ("train", "validation", "test"):
+        assert {r["domain"] for r in rows if r["split"] == split} == set(
+            default_build.stats["by_domain"]), split
+
+
+def test_the_default_build_passes_lint(default_build):
+    from trailforge.lint import lint
+    from trailforge.recipe import load_recipe
+
+    from .conftest import ROOT
+
+    findings = lint(load_recipe(ROOT / "trailforge.yaml"), default_build.path)
+    assert not findings, "\n".join(map(str, findings[:20]))
 
 
 def test_no_row_outside_the_bound_under_any_target_tokenizer(default_build):
     table = read_table(default_build.path)
-    rows = table.select(["id", "parent_id", "text", "token_distance"]).to_pylist()
+    rows = table.select(["id", "parent_id", "text", "token_distance", "mutation"]).to_pylist()
     text_of = {r["id"]: r["text"] for r in rows}
     variants = [r for r in rows if r["parent_id"] is not None]
     manifest = json.loads((default_build.path / "manifest.json").read_text())
@@ -32,4 +54,5 @@ def test_no_row_outside_the_bound_under_any_target_tokenizer(default_build):
         children = tok.encode_batch([r["text"] for r in variants])
         for row, a, b in zip(variants, parents, children):
             d = token_distance(a, b)
-            assert 1 <= d <= 2 and d == row["token_distance"][tok.label], row["id"]
+            bound = 3 if row["mutation"]["op"] == "flip" else 2  # max_flip_distance, max_token_distance
+            assert 1 <= d <= bound and d == row["token_distance"][tok.label], row["id"]

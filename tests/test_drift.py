@@ -36,19 +36,19 @@ def test_identical_texts_do_not_shift(encoder):
     assert all(v == pytest.approx(0, abs=1e-6) for v in result["layer_shift"])
 
 
-def test_flips_move_the_conclusion_more_than_marks(encoder, default_build):
+def test_flips_move_the_conclusion_more_than_anchors(encoder, default_build):
     from trailforge.drift.report import sample_pairs
 
     variants, pairs = sample_pairs(default_build.path, sample=None)
-    chosen = {"flip": [], "mark": []}
+    chosen = {"flip": [], "anchor": []}
     for row, pair in zip(variants, pairs):
         op = row["mutation"]["op"]
         if op in chosen and len(chosen[op]) < 60:
             chosen[op].append(pair)
     shift = {op: statistics.fmean(r["conclusion_shift"] for r in encoder.measure(items))
              for op, items in chosen.items()}
-    assert len(chosen["flip"]) == len(chosen["mark"]) == 60
-    assert shift["flip"] > shift["mark"]
+    assert len(chosen["flip"]) == len(chosen["anchor"]) == 60
+    assert shift["flip"] > shift["anchor"]
 
 
 def test_drift_map_files_and_report(mini_build, tmp_path, torch_module):

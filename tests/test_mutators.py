@@ -12,8 +12,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from trailforge.build import WorkItem, base_trail, load_inputs
-from trailforge.content import Frame
-from trailforge.curriculum import FamilyGrower, affordable_markers
+from trailforge.content import Flip, Frame
+from trailforge.curriculum import FamilyGrower
 from trailforge.distance import token_distance
 from trailforge.mutate import MUTATORS, MutationContext
 from trailforge.recipe import load_recipe
@@ -23,6 +23,7 @@ from trailforge.tokenize import load_tokenizer
 from .conftest import MINI, _require, wordpiece_json
 
 BOUND = 2
+FLIP_BOUND = 3
 TOKENIZER_SETS = ["cl100k_base", "o200k_base", "wordpiece", "all"]
 
 
@@ -40,8 +41,9 @@ def tokenizers(which: str):
     return tuple(load_tokenizer(str(wordpiece) if n == "wordpiece" else n) for n in names)
 
 
-def check_family(family, toks, bound=BOUND):
-    """Invariant 1 and lineage, checked from scratch by re-encoding the stored texts."""
+def check_family(family, toks, bound=BOUND, flip_bound=FLIP_BOUND):
+    """Invariant 1 and lineage, checked from scratch by re-encoding the stored texts (flips are
+    held to their own bound)."""
     for index, member in enumerate(family):
         if index == 0:
             assert member.parent is None and member.depth == 0 and member.distance is None
@@ -51,7 +53,8 @@ def check_family(family, toks, bound=BOUND):
         for tok, stored, stored_base in zip(toks, member.distance, member.base_distance):
             a, b = tok.encode_batch([parent.trail.text, member.trail.text])
             d = token_distance(a, b)
-            assert 1 <= d <= bound, (tok.label, parent.trail.text, member.trail.text)
+            limit = flip_bound if member.op == "flip" else bound
+            assert 1 <= d <= limit, (tok.label, parent.trail.text, member.trail.text)
             assert d == stored
             assert token_distance(tok.encode_batch([family[0].trail.text])[0], b) == stored_base
         if member.walk is not None:
@@ -84,9 +87,8 @@ def test_every_variant_is_within_the_bound(which, op, item, seed):
     work = WorkItem(stage, frame.domain, frame.id, role, view, voice, key="k")
     rng = random.Random(seed)
     base, ctx = base_trail(loaded, work, rng)
-    ctx = replace(ctx, markers=affordable_markers(toks, BOUND))
     grower = FamilyGrower(loaded.renderer, toks, [op], BOUND, variants_per_trail=3, walks=1,
-                          walk_depth=3)
+                          walk_depth=3, flip_bound=FLIP_BOUND)
     family = grower.grow(base, ctx, rng)
     check_family(family, toks)
     assert sum(grower.stats.kept.values()) == len(family) - 1
@@ -103,26 +105,29 @@ def test_arbitrary_text_gives_valid_variants_or_nothing(which, texts, seed, flip
     loaded = inputs()
     toks = tokenizers(which)
     kinds = ["premise", "consequence", "complication", "conclusion"]
+    relations = ["given", "follows", "opposes", "concludes"]
     fields = ["premise", "consequence", "complication", "conclusion"]
-    steps = tuple(Step(k if i < len(texts) - 1 else "conclusion",
-                       fields[i] if i < len(texts) - 1 else "conclusion",
-                       ["Suppose", "Then", "But", "Therefore,"][i if i < len(texts) - 1 else 3], t)
-                  for i, (k, t) in enumerate(zip(kinds, texts)))
+    last = len(texts) - 1
+    steps = tuple(Step(kinds[i] if i < last else "conclusion", fields[i] if i < last else "conclusion",
+                       relations[i] if i < last else "concludes",
+                       ["Suppose", "Then", "But", "Therefore,"][i if i < last else 3], t)
+                  for i, t in enumerate(texts))
     words = texts[0].split()
-    from trailforge.content import Flip
-    flip = (Flip(step="premise", source=words[flip_word % len(words)], target="x",
-                 conclusions={"conclusion": "it flips"}) if words else None)
+    flips = (Flip(step="premise", source=words[flip_word % len(words)], target="x",
+                  conclusions={"conclusion": "it flips"}, relations={"premise": "adds"}),) \
+        if words else ()
     frame = Frame(id="adversarial", domain="physics", fields={s.field: s.text for s in steps},
-                  flip=flip, line=1)
+                  flips=flips, anchors={"premise": words[0]} if words else {})
     chain = loaded.grammar.chains["complicated"]
     chain = replace(chain, slots=tuple(replace(s, field=f) for s, f in zip(chain.slots, fields)))
-    ctx = MutationContext(chain=chain, frame=frame, synonyms=(("a", "b"), ("the", "a")),
-                          fillers=("clearly",), markers=affordable_markers(toks, BOUND))
+    ctx = MutationContext(chain=chain, frame=frame, relations=loaded.grammar.relations,
+                          synonyms=(("a", "b"), ("the", "a")), contractions=(("is not", "isn't"),),
+                          fillers=("clearly",), anchor_tags=("[!] {}", "{} (!)", "[KEY] {}"))
     spec = TrailSpec(stage=3, chain="complicated", domain="physics", frame_id="adversarial",
                      role="student", view="prose", voice=0)
     base = loaded.renderer.render(spec, steps)
     grower = FamilyGrower(loaded.renderer, toks, sorted(MUTATORS), BOUND, variants_per_trail=5,
-                          walks=1, walk_depth=3)
+                          walks=1, walk_depth=3, flip_bound=FLIP_BOUND)
     family = grower.grow(base, ctx, random.Random(seed))
     check_family(family, toks)
 

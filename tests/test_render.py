@@ -7,9 +7,9 @@ from trailforge.errors import TemplateError
 from trailforge.render import Renderer, Step, TrailSpec
 
 ROOT = Path(__file__).resolve().parent.parent
-STEPS = (Step("premise", "premise", "Suppose", "a steel rod is heated"),
-         Step("consequence", "consequence", "Then", "the rod expands"),
-         Step("conclusion", "conclusion", "Therefore,", "the rod gets longer"))
+STEPS = (Step("premise", "premise", "given", "Suppose", "a steel rod is heated"),
+         Step("consequence", "consequence", "follows", "Then", "the rod expands"),
+         Step("conclusion", "conclusion", "concludes", "Therefore,", "the rod gets longer"))
 
 
 def spec(role="teacher", view="prose"):

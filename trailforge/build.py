@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from .configs import trails_schema
 from .content import Content, Frame, load_content
-from .curriculum import FamilyGrower, Member, MutationStats, affordable_markers, rarity
+from .curriculum import FamilyGrower, Member, MutationStats, rarity
 from .errors import RecipeError
 from .grammar import Chain, Grammar, load_grammar
 from .mutate import MUTATORS, MutationContext
@@ -28,8 +28,9 @@ from .tokenize import Tokenizer, load_tokenizers
 #: Families per shard: small enough for a smooth progress bar and bounded worker memory, large
 #: enough to amortise overhead. The shard size changes the work units, never the output bytes.
 SHARD_SIZE = 256
-#: How many phrasings each role template offers (voices are drawn below this).
-VOICES = 3
+#: How many phrasings each role template offers (voices are drawn below this; the shipped roles
+#: pair 5 intros with 4 outros: intro `variant % 5`, outro `variant // 5 % 4`).
+VOICES = 20
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class WorkItem:
     view: str
     voice: int
     key: str  # stable hash: orders items for --limit and names the family
+    broken: bool = False  # a judging role examines this chain with a conclusion that does not follow
 
 
 @dataclass
@@ -54,7 +56,6 @@ class Inputs:
     content: Content
     renderer: Renderer
     tokenizers: list[Tokenizer]
-    markers: tuple[tuple[str, str], ...]
     drift_model: Any = None  # a drift.model.DriftModel when the recipe sets max_drift
 
     @property
@@ -72,7 +73,7 @@ def load_inputs(recipe: Recipe) -> Inputs:
                           file=recipe.base_dir / "trailforge.yaml",
                           hint=f"defined stages: {sorted(grammar.stages)}")
     domains = None if recipe.domains == "all" else list(recipe.domains)
-    content = load_content(recipe.path(recipe.content), domains)
+    content = load_content(recipe.path(recipe.content), domains, frozenset(grammar.relations))
     unknown_stage_domains = sorted({d for p in recipe.curriculum if p.domains != "all"
                                     for d in p.domains if d not in content.domains})
     if unknown_stage_domains:
@@ -89,13 +90,14 @@ def load_inputs(recipe: Recipe) -> Inputs:
     renderer = Renderer(recipe.path(recipe.templates),
                         {name: d.title for name, d in content.domains.items()})
     for role in recipe.roles:
+        renderer.register(role, grammar.relations)  # a role's own connectives are checked here
         for view in recipe.views:
             probe = TrailSpec(stage=0, chain="probe", domain=next(iter(content.domains)),
                               frame_id="probe", role=role, view=view, voice=0)
-            renderer.render(probe, (Step("premise", "premise", "Suppose", "a probe holds"),
-                                    Step("conclusion", "conclusion", "Therefore,", "it holds")))
+            renderer.render(probe, (
+                Step("premise", "premise", "given", "Suppose", "a probe holds"),
+                Step("conclusion", "conclusion", "concludes", "Therefore,", "it holds")))
     tokenizers = load_tokenizers(recipe.tokenizers, recipe.base_dir)
-    markers = affordable_markers(tokenizers, recipe.max_token_distance)
     drift_model = None
     if recipe.max_drift is not None:
         from .drift.model import DriftModel
@@ -106,7 +108,7 @@ def load_inputs(recipe: Recipe) -> Inputs:
                               f"{recipe.max_drift.model!r}",
                               hint=f"use one of {', '.join(drift_model.measures)}")
     return Inputs(recipe=recipe, grammar=grammar, content=content, renderer=renderer,
-                  tokenizers=tokenizers, markers=markers, drift_model=drift_model)
+                  tokenizers=tokenizers, drift_model=drift_model)
 
 
 def drop_drifting(family: list[Member], inputs: Inputs, stats: MutationStats) -> list[Member]:
@@ -140,10 +142,26 @@ def _usable(frame: Frame, chain: Chain) -> bool:
     return all(s.field in frame.fields for s in chain.slots if not s.optional)
 
 
+def wrong_conclusions(frame: Frame, stage: int, chain: Chain) -> list[str]:
+    """Conclusions that do *not* follow from a stage's chain of `frame`: the flipped conclusion on
+    the unflipped chain, and the conclusion of the stage before, which ignores the last given step
+    (the complication for `blocked`, the resolution for `resolved`)."""
+    fields = [s.field for s in chain.slots if s.field in frame.fields]
+    field = fields[-1]
+    wrong = [f.conclusions[field] for f in frame.flips if f.applies(stage, fields)]
+    earlier = {"blocked": "conclusion", "resolved": "blocked"}.get(field)
+    if earlier in frame.fields:
+        wrong.append(frame.fields[earlier])
+    return [w for w in dict.fromkeys(wrong) if w != frame.fields[field]]
+
+
 def plan(inputs: Inputs) -> list[WorkItem]:
-    """Every base trail of the build, in a stable pseudo-random order (a prefix is a fair sample)."""
+    """Every base trail of the build, in a stable pseudo-random order (a prefix is a fair sample).
+    A share (`broken_share`) of the renderings by a judging role (one whose template defines
+    `reject`) shows a conclusion that does not follow, which the role rejects."""
     recipe = inputs.recipe
     combos = list(product(recipe.roles, recipe.views))
+    judges = {role for role in recipe.roles if inputs.renderer.judges(role)}
     items = []
     for gene in recipe.curriculum:
         stage, chain = gene.stage, inputs.grammar.stages[gene.stage]
@@ -156,11 +174,14 @@ def plan(inputs: Inputs) -> list[WorkItem]:
                     continue
                 rng = item_rng(recipe.seed, "renderings", stage, domain.name, frame.id)
                 picks = rng.sample(combos, min(per_frame, len(combos)))
+                can_break = bool(wrong_conclusions(frame, stage, chain))
                 for role, view in picks:
                     voice = rng.randrange(VOICES)
+                    role_breaks = can_break and role in judges and rng.random() < recipe.broken_share
                     key = stable_hash(recipe.seed, stage, chain.qualified_name, domain.name,
-                                      frame.id, role, view, voice)
-                    items.append(WorkItem(stage, domain.name, frame.id, role, view, voice, key))
+                                      frame.id, role, view, voice, *(["broken"] if role_breaks else []))
+                    items.append(WorkItem(stage, domain.name, frame.id, role, view, voice, key,
+                                          broken=role_breaks))
     items.sort(key=lambda item: item.key)
     return items[: recipe.limit] if recipe.limit else items
 
@@ -170,19 +191,32 @@ def shards(items: Sequence[WorkItem], size: int | None = None) -> list[list[Work
     return [list(items[i:i + size]) for i in range(0, len(items), size)]
 
 
-def split_of(recipe: Recipe, item: WorkItem) -> str:
-    """The split of an item's family: held-out ground goes to `ood`; otherwise a stable hash of the
-    frame picks the split, so a frame's families (and so every family) stay in one split."""
-    if item.domain in recipe.ood.domains or item.role in recipe.ood.roles:
-        return "ood"
-    x = unit_interval(recipe.seed, "split", item.domain, item.frame_id)
-    total = 0.0
+def frame_splits(recipe: Recipe, content: Content) -> dict[tuple[str, str], str]:
+    """The split of every frame, stratified by domain: a domain's frames are ranked by a stable
+    hash and cut by the split proportions, so each domain with enough frames reaches every split
+    (a frame's families, and so every family, stay in one split)."""
     names = list(recipe.splits)
+    bounds = []
+    total = 0.0
     for name in names:
         total += recipe.splits[name]
-        if x < total:
-            return name
-    return names[-1]
+        bounds.append(total)
+    splits = {}
+    for domain in content.domains.values():
+        ranked = sorted(domain.frames,
+                        key=lambda f: unit_interval(recipe.seed, "split", domain.name, f.id))
+        for rank, frame in enumerate(ranked):
+            position = (rank + 0.5) / len(ranked)
+            splits[domain.name, frame.id] = next(
+                (n for n, b in zip(names, bounds) if position < b), names[-1])
+    return splits
+
+
+def split_of(recipe: Recipe, item: WorkItem, splits: dict[tuple[str, str], str]) -> str:
+    """The split of an item's family: held-out ground goes to `ood`, the rest by its frame."""
+    if item.domain in recipe.ood.domains or item.role in recipe.ood.roles:
+        return "ood"
+    return splits[item.domain, item.frame_id]
 
 
 def row_id(family_id: str, parent_id: str | None, op: str | None, detail: str | None, text: str,
@@ -197,20 +231,20 @@ class TrailsColumns:
 
     SCALARS = ("id", "family_id", "parent_id", "depth", "walk", "split", "stage", "rarity",
                "grammar", "domain", "role", "view", "frame_id", "template_id", "text", "prompt",
-               "completion", "conclusion", "label_flipped", "char_distance")
+               "completion", "conclusion", "valid", "expected", "label_flipped", "char_distance")
 
     def __init__(self, labels: Sequence[str]) -> None:
         self.labels = list(labels)
         self.columns: dict[str, list[Any]] = {name: [] for name in self.SCALARS}
         self.step_offsets = [0]
-        self.steps: tuple[list[str], list[str], list[str]] = ([], [], [])
+        self.steps: tuple[list, ...] = ([], [], [], [], [])  # kind, relation, connective, text, distractor
         self.ops: list[str | None] = []
         self.details: list[str | None] = []
         self.per_tokenizer: dict[str, list[tuple[int, ...] | None]] = {
             "token_distance": [], "base_token_distance": [], "n_tokens": []}
 
     def add_family(self, family: Sequence[Member], family_id: str, split: str, item: WorkItem,
-                   chain: Chain, family_rarity: float) -> None:
+                   chain: Chain, family_rarity: float, frame: Frame) -> None:
         row_ids: list[str] = []
         scalars = [self.columns[name] for name in self.SCALARS]
         for member in family:
@@ -218,16 +252,20 @@ class TrailsColumns:
             parent = None if member.parent is None else row_ids[member.parent]
             row_ids.append(row_id(family_id, parent, member.op, member.detail, trail.text,
                                   member.label_flipped))
+            valid = not item.broken
+            expected = trail.conclusion if valid else frame.fields[trail.steps[-1].field]
             values = (row_ids[-1], family_id, parent, member.depth, member.walk, split, item.stage,
                       family_rarity, chain.qualified_name, item.domain, item.role, item.view,
                       item.frame_id, trail.template_id, trail.text, trail.prompt, trail.completion,
-                      trail.conclusion, member.label_flipped, member.char_distance)
+                      trail.conclusion, valid, expected, member.label_flipped, member.char_distance)
             for column, value in zip(scalars, values):  # in SCALARS order
                 column.append(value)
             for step in trail.steps:
                 self.steps[0].append(step.kind)
-                self.steps[1].append(step.connective)
-                self.steps[2].append(step.text)
+                self.steps[1].append(step.relation)
+                self.steps[2].append(step.connective)
+                self.steps[3].append(step.text)
+                self.steps[4].append(step.field in frame.distractors)
             self.step_offsets.append(len(self.steps[0]))
             self.ops.append(member.op)
             self.details.append(member.detail)
@@ -249,7 +287,7 @@ class TrailsColumns:
         steps_type = schema.field("steps").type.value_type
         arrays["steps"] = pa.ListArray.from_arrays(
             pa.array(self.step_offsets, pa.int32()),
-            pa.StructArray.from_arrays([pa.array(v, pa.string()) for v in self.steps],
+            pa.StructArray.from_arrays([pa.array(v, f.type) for v, f in zip(self.steps, steps_type)],
                                        fields=list(steps_type)))
         arrays["mutation"] = pa.StructArray.from_arrays(
             [pa.array(self.ops, pa.string()), pa.array(self.details, pa.string())],
@@ -259,20 +297,43 @@ class TrailsColumns:
         return pa.Table.from_arrays([arrays[name] for name in schema.names], schema=schema)
 
 
+def base_steps(chain: Chain, frame: Frame, ctx: MutationContext,
+               rng: random.Random) -> tuple[Step, ...]:
+    """A chain's steps filled from a frame: each step's relation (the frame's, else the slot's)
+    and a connective of that relation drawn from `rng`, none repeated within the trail."""
+    steps: tuple[Step, ...] = ()
+    for slot in chain.slots:
+        if slot.field not in frame.fields:
+            continue
+        relation = frame.relations.get(slot.field, slot.relation)
+        step = Step(kind=slot.kind, field=slot.field, relation=relation, connective="",
+                    text=frame.fields[slot.field])
+        steps += (step,)
+        choices = ctx.connectives(steps, len(steps) - 1, relation) or ctx.relations[relation]
+        steps = steps[:-1] + (step._replace(connective=rng.choice(choices)),)
+    return steps
+
+
 def base_trail(inputs: Inputs, item: WorkItem, rng: random.Random) -> tuple[Trail, MutationContext]:
     """Render an item's base trail (connectives drawn from `rng`) and its mutation context."""
     chain = inputs.grammar.stages[item.stage]
     domain = inputs.content.domains[item.domain]
     frame = next(f for f in domain.frames if f.id == item.frame_id)
-    steps = tuple(
-        Step(kind=slot.kind, field=slot.field, connective=rng.choice(slot.connectives),
-             text=frame.fields[slot.field])
-        for slot in chain.slots if slot.field in frame.fields)
+    recipe, lexicon = inputs.recipe, inputs.content.lexicon
+    relations = inputs.renderer.register(item.role, inputs.grammar.relations)
+    ctx = MutationContext(chain=chain, frame=frame, relations=relations,
+                          synonyms=lexicon.synonyms + domain.synonyms,
+                          contractions=lexicon.contractions, fillers=lexicon.fillers,
+                          anchor_tags=tuple(recipe.anchors.tags),
+                          anchors_in_completion=recipe.anchors.in_completion,
+                          valid=not item.broken)
     spec = TrailSpec(stage=item.stage, chain=chain.name, domain=item.domain,
-                     frame_id=item.frame_id, role=item.role, view=item.view, voice=item.voice)
-    ctx = MutationContext(chain=chain, frame=frame,
-                          synonyms=inputs.content.lexicon.synonyms + domain.synonyms,
-                          fillers=inputs.content.lexicon.fillers, markers=inputs.markers)
+                     frame_id=item.frame_id, role=item.role, view=item.view, voice=item.voice,
+                     valid=not item.broken)
+    steps = base_steps(chain, frame, ctx, rng)
+    if item.broken:  # the chain as it is, closed by a conclusion that does not follow
+        wrong = rng.choice(wrong_conclusions(frame, item.stage, chain))
+        steps = steps[:-1] + (steps[-1]._replace(text=wrong),)
     return inputs.renderer.render(spec, steps), ctx
 
 
@@ -282,8 +343,9 @@ def build_rows(inputs: Inputs, items: Sequence[WorkItem]) -> tuple[pa.Table, Mut
     recipe = inputs.recipe
     grower = FamilyGrower(inputs.renderer, inputs.tokenizers, recipe.mutators,
                           recipe.max_token_distance, recipe.variants_per_trail, recipe.walks,
-                          recipe.walk_depth)
+                          recipe.walk_depth, flip_bound=recipe.max_flip_distance)
     rows = TrailsColumns([t.label for t in inputs.tokenizers])
+    splits = frame_splits(recipe, inputs.content)
     for item in items:
         rng = item_rng(recipe.seed, "family", item.key)
         base, ctx = base_trail(inputs, item, rng)
@@ -291,6 +353,6 @@ def build_rows(inputs: Inputs, items: Sequence[WorkItem]) -> tuple[pa.Table, Mut
         if inputs.drift_model is not None:
             family = drop_drifting(family, inputs, grower.stats)
         rows.add_family(family, stable_hash("family", item.key, base.text)[:16],
-                        split_of(recipe, item), item, inputs.grammar.stages[item.stage],
-                        rarity(family[0].ids[0], inputs.tokenizers[0].vocab_size))
+                        split_of(recipe, item, splits), item, inputs.grammar.stages[item.stage],
+                        rarity(family[0].ids[0], inputs.tokenizers[0].vocab_size), ctx.frame)
     return rows.table(), grower.stats

@@ -56,6 +56,7 @@ def main() -> None:
       trailforge show out/ski-tracks/0.1.0       # read a few trails
       trailforge show out/ski-tracks/0.1.0 --family 1   # a trail and its variants, diffs marked
       trailforge verify out/ski-tracks/0.1.0     # re-check hashes, bound, lineage, splits, card
+      trailforge lint out/ski-tracks/0.1.0       # check what the rows say (connectives, flips, ...)
       trailforge publish out/ski-tracks/0.1.0 --repo-id ORG/NAME --dry-run
       trailforge drift out/ski-tracks/0.1.0      # drift map (needs the drift extra)
     """
@@ -247,6 +248,40 @@ def verify(directory: Path) -> None:
     if not report.ok:
         sys.exit(1)
     console.print("[green]clean[/]: every check passed")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path),
+                required=False)
+@click.option("--recipe", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Recipe whose grammar and content to lint (default: ./trailforge.yaml, else "
+                   "the built-in default).")
+@_handle_errors
+def lint(directory: Path | None, recipe: Path | None) -> None:
+    """Check what the rows say; exit 0 if clean, 1 on findings, 2 on unusable input.
+
+    \b
+    Lints the recipe's grammar and frames (findings name file:line) and, given DIRECTORY (a built
+    version), its trails rows (findings name file and row id):
+      repeated-connective   a connective twice in one trail
+      contrast-connective   But/However/... on a step whose relation is not a contrast
+      anchor-function-word  an anchor on a function word
+      certainty-on-fact     clearly/surely/... opening a stated fact
+      flip-edit             a flip that edits more or less than its step, or keeps the conclusion
+      stratified-splits     a domain with enough frames missing from a split
+    """
+    from .lint import lint as run_lint
+    from .recipe import load_recipe
+
+    with err_console.status("linting"):
+        findings = run_lint(load_recipe(recipe), directory)
+    for finding in findings:
+        console.print(f"[red]✗[/] {escape(str(finding))}", soft_wrap=True, highlight=False)
+    if findings:
+        rules = sorted({f.rule for f in findings})
+        console.print(f"[bold red]{len(findings)} finding(s)[/] ({', '.join(rules)})")
+        sys.exit(1)
+    console.print("[green]clean[/]: no findings" + (f" in {directory}" if directory else ""))
 
 
 @main.command()

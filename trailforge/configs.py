@@ -4,11 +4,14 @@
 | --- | --- | --- |
 | trails | the full row schema | analysis, custom training |
 | text | text | language modelling (TRL SFT, `dataset_text_field="text"`) |
-| messages | messages: [{role, content}] | conversational SFT: the premise asks, the voice answers |
+| messages | messages: [{role, content}] | conversational SFT: the user states every fact, the voice reasons |
 | prompt_completion | prompt, completion | prompt-completion SFT: the chain -> its conclusion |
-| preference | prompt, chosen, rejected | DPO minimal pairs from `flip` variants |
+| preference | prompt, chosen, rejected | DPO: flip minimal pairs, and broken chains' wrong conclusions |
+| negatives | text, conclusion, expected | broken chains a judging role rejects (valid false) |
 
-Every config keeps `id`, the id of the `trails` row its prompt (or text) comes from.
+Every config keeps `id`, the id of the `trails` row its prompt (or text) comes from. `text`,
+`messages` and `prompt_completion` hold only valid rows: a broken chain's completion states a
+conclusion that does not follow, which a model trained on completions would learn to say.
 """
 
 from __future__ import annotations
@@ -20,23 +23,44 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-QUESTION = ". What follows, and why?"
+from .grammar import INFERRED_RELATIONS
+
+QUESTION = "What follows, and why?"
+
+
+def _valid(table: pa.Table) -> pa.Table:
+    return table.filter(table["valid"])
 
 
 def _text(table: pa.Table) -> pa.Table:
-    return table.select(["id", "text"])
+    return _valid(table).select(["id", "text"])
+
+
+def _negatives(table: pa.Table) -> pa.Table:
+    """Broken chains (valid false): the whole trail, the conclusion it shows and the one that
+    follows; the trail's role rejects the conclusion."""
+    return table.filter(pc.invert(table["valid"])).select(["id", "text", "conclusion", "expected"])
+
+
+def _sentence(clause: str) -> str:
+    return clause[:1].upper() + clause[1:] + "."
+
+
+def facts_turn(steps: list[dict]) -> str:
+    """The user's turn: every fact the trail states (each step whose relation the chain does not
+    infer: premises, complication, resolution, distractors), then the question. Nothing the
+    assistant reasons with appears first in its own turn."""
+    facts = [_sentence(s["text"]) for s in steps if s["relation"] not in INFERRED_RELATIONS]
+    return " ".join(["Facts:", *facts, QUESTION])
 
 
 def _messages(table: pa.Table) -> pa.Table:
-    """The premise is the user's turn; the trail, in its role's voice, is the assistant's answer."""
+    """The user states the facts and asks; the trail, in its role's voice, is the answer."""
+    table = _valid(table)
     n = table.num_rows
-    premise = pc.list_element(table["steps"], 0)
-    question = pc.binary_join_element_wise(
-        pc.binary_join_element_wise(pc.struct_field(premise, "connective"),
-                                    pc.struct_field(premise, "text"), " "),
-        pa.scalar(QUESTION), "")
+    question = pa.array([facts_turn(steps) for steps in table["steps"].to_pylist()], pa.string())
     turns = np.arange(2 * n)
-    content = pc.take(pa.concat_arrays([question.combine_chunks(), table["text"].combine_chunks()]),
+    content = pc.take(pa.concat_arrays([question, table["text"].combine_chunks()]),
                       pa.array((turns % 2) * n + turns // 2))  # user, assistant, user, ...
     role = pc.take(pa.array(["user", "assistant"]), pa.array(turns % 2))
     messages = pa.ListArray.from_arrays(pa.array(np.arange(0, 2 * n + 1, 2), pa.int32()),
@@ -46,15 +70,18 @@ def _messages(table: pa.Table) -> pa.Table:
 
 
 def _prompt_completion(table: pa.Table) -> pa.Table:
-    return table.select(["id", "prompt", "completion"])
+    return _valid(table).select(["id", "prompt", "completion"])
 
 
 def _preference(table: pa.Table) -> pa.Table:
-    """Minimal pairs from each `flip` variant and its parent, both ways round.
+    """Minimal pairs from each `flip` variant and its parent, both ways round, then one pair
+    per broken base trail.
 
     Forward: the parent's chain, chosen = its completion, rejected = the flipped completion.
     Reverse: the flipped chain, chosen = the flipped completion, rejected = the parent's.
     The two completions differ only by the flip's conclusion edit. `table` holds whole families.
+    Broken: a broken chain's prompt, chosen = the conclusion that follows, rejected = the one
+    the chain showed (each as "<connective> <conclusion>.").
     """
     flips = pc.indices_nonzero(pc.equal(pc.struct_field(table["mutation"], "op"), "flip"))
     position = {row_id: i for i, row_id in enumerate(table["id"].to_pylist())} if len(flips) else {}
@@ -64,10 +91,20 @@ def _preference(table: pa.Table) -> pa.Table:
         first += [position[parent], flip]
         second += [flip, position[parent]]
     first_rows, second_rows = pa.array(first, pa.int64()), pa.array(second, pa.int64())
-    return pa.table({"id": pc.take(table["id"], first_rows),
-                     "prompt": pc.take(table["prompt"], first_rows),
-                     "chosen": pc.take(table["completion"], first_rows),
-                     "rejected": pc.take(table["completion"], second_rows)})
+    flipped = pa.table({"id": pc.take(table["id"], first_rows),
+                        "prompt": pc.take(table["prompt"], first_rows),
+                        "chosen": pc.take(table["completion"], first_rows),
+                        "rejected": pc.take(table["completion"], second_rows)})
+    broken = table.filter(pc.and_(pc.invert(table["valid"]), pc.equal(table["depth"], 0)))
+    connective = pa.array([steps[-1]["connective"] for steps in broken["steps"].to_pylist()],
+                          pa.string())
+    def sentence(conclusions: pa.ChunkedArray) -> pa.Array:
+        return pc.binary_join_element_wise(
+            pc.binary_join_element_wise(connective, conclusions, " "), pa.scalar("."), "")
+
+    return pa.concat_tables([flipped, pa.table({
+        "id": broken["id"], "prompt": broken["prompt"],
+        "chosen": sentence(broken["expected"]), "rejected": sentence(broken["conclusion"])})])
 
 
 def _trails(table: pa.Table) -> pa.Table:
@@ -87,10 +124,11 @@ def trails_schema(labels: Sequence[str]) -> pa.Schema:
         ("stage", pa.int32()), ("rarity", pa.float64()), ("grammar", pa.string()),
         ("domain", pa.string()), ("role", pa.string()), ("view", pa.string()),
         ("frame_id", pa.string()), ("template_id", pa.string()), ("text", pa.string()),
-        ("steps", pa.list_(pa.struct([("kind", pa.string()), ("connective", pa.string()),
-                                      ("text", pa.string())]))),
+        ("steps", pa.list_(pa.struct([("kind", pa.string()), ("relation", pa.string()),
+                                      ("connective", pa.string()), ("text", pa.string()),
+                                      ("distractor", pa.bool_())]))),
         ("prompt", pa.string()), ("completion", pa.string()), ("conclusion", pa.string()),
-        ("label_flipped", pa.bool_()),
+        ("valid", pa.bool_()), ("expected", pa.string()), ("label_flipped", pa.bool_()),
         ("mutation", pa.struct([("op", pa.string()), ("detail", pa.string())])),
         ("token_distance", per_tokenizer), ("base_token_distance", per_tokenizer),
         ("char_distance", pa.int32()), ("n_tokens", per_tokenizer),
@@ -120,4 +158,6 @@ CONFIGS: dict[str, Config] = {
                                 rowwise=True),
     "preference": Config(_preference, _schema(("prompt", pa.string()), ("chosen", pa.string()),
                                               ("rejected", pa.string())), rowwise=False),
+    "negatives": Config(_negatives, _schema(("text", pa.string()), ("conclusion", pa.string()),
+                                            ("expected", pa.string())), rowwise=True),
 }

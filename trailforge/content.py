@@ -1,8 +1,10 @@
 """Curated content: domains of frames (true little arguments) and lexicons.
 
 A frame maps clause fields (premise, consequence, conclusion, ...) to text; a chain's slots name
-the fields they need. A frame may carry a `flip`: a minimal edit of one step that changes which
-conclusion follows. See docs/content.md for the authoring rules these checks enforce.
+the fields they need. A frame may state a step's relation where its kind's default is wrong, name
+each step's decisive word (its anchor), mark given facts that bear on nothing as distractors, and
+carry `flips`: minimal edits of one step that change which conclusion follows. See
+docs/content.md for the authoring rules these checks enforce.
 """
 
 from __future__ import annotations
@@ -19,6 +21,13 @@ CLAUSE_RE = re.compile(r"\S(?:.*\S)?")
 ID_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 DOMAIN_RE = re.compile(r"[a-z0-9_]+")
 CONCLUSION_FIELDS = ("conclusion", "blocked", "resolved")
+FRAME_KEYS = ("id", "flips", "relations", "anchors", "distractors")
+#: Words an anchor may not consist of only: an anchor marks what the argument turns on.
+FUNCTION_WORDS = frozenset("""a an the of to in on at by for with from and or but if then so as is
+are was were be been being it its this that these those there here not no than into onto over under
+up down out off can cannot could would should will may might must do does did has have had he she
+they we you i his her their our your which who whom whose what when where while because also very
+more most less least some any all each every both either neither""".split())
 
 
 def word_pattern(words: str) -> re.Pattern[str]:
@@ -28,12 +37,21 @@ def word_pattern(words: str) -> re.Pattern[str]:
 
 @dataclass(frozen=True)
 class Flip:
-    """A meaning-changing minimal edit: `source` -> `target` in `step`, with the new conclusions."""
+    """A meaning-changing minimal edit: `source` -> `target` in `step`, with the new conclusions,
+    the steps whose relation the edit changes, and (optionally) the only stages it applies in."""
 
     step: str
     source: str
     target: str
     conclusions: dict[str, str]
+    relations: dict[str, str] = field(default_factory=dict)
+    stages: tuple[int, ...] | None = None
+    line: int | None = None  # where the flip starts in its domain file
+
+    def applies(self, stage: int, fields: list[str]) -> bool:
+        """Whether the flip applies to a chain of `stage` showing `fields` (conclusion last)."""
+        return (self.step in fields and fields[-1] in self.conclusions
+                and (self.stages is None or stage in self.stages))
 
 
 @dataclass(frozen=True)
@@ -41,8 +59,12 @@ class Frame:
     id: str
     domain: str
     fields: dict[str, str]
-    flip: Flip | None
-    line: int
+    flips: tuple[Flip, ...] = ()
+    relations: dict[str, str] = field(default_factory=dict)  # step field -> relation
+    anchors: dict[str, str] = field(default_factory=dict)  # step field -> its decisive words
+    distractors: frozenset[str] = frozenset()  # given steps that bear on no conclusion
+    path: Path | None = None  # the domain file and line the frame starts at (for lint)
+    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -51,14 +73,14 @@ class Domain:
     title: str
     frames: tuple[Frame, ...]
     synonyms: tuple[tuple[str, ...], ...]
-    path: Path
 
 
 @dataclass(frozen=True)
 class Lexicon:
-    """General synonym groups and filler words (see content/lexicon.yaml)."""
+    """General synonym groups, contractions and filler words (see content/lexicon.yaml)."""
 
     synonyms: tuple[tuple[str, ...], ...] = ()
+    contractions: tuple[tuple[str, ...], ...] = ()
     fillers: tuple[str, ...] = ()
 
 
@@ -106,16 +128,44 @@ def _synonym_groups(raw: Any, path: Path, node: Any, key: Any) -> tuple[tuple[st
     return tuple(groups)
 
 
-def _parse_flip(raw: Any, frame: LineDict, path: Path, fid: str) -> Flip:
-    where = f"frame {fid!r}: flip"
+def _step_field(key: Any, frame: LineDict, conclusions: bool = False) -> bool:
+    """Whether `key` is a clause field of `frame` (a conclusion field only if `conclusions`)."""
+    return isinstance(key, str) and key in frame and key not in FRAME_KEYS \
+        and (conclusions or key not in CONCLUSION_FIELDS)
+
+
+def _parse_relations(raw: Any, frame: LineDict, path: Path, where: str,
+                     relations: frozenset[str] | None) -> dict[str, str]:
+    """`{field: relation}` for step fields of `frame`, each relation known to the grammar."""
+    if raw is None:
+        return {}
     if not isinstance(raw, LineDict):
-        raise ContentError(f"{where} must be a mapping", file=path, line=_line(frame, "flip"))
+        raise ContentError(f"{where}relations must map step fields to relations", file=path,
+                           line=_line(raw) or _line(frame), hint="e.g. relations: {resolution: follows}")
+    for key, relation in raw.items():
+        if not _step_field(key, frame):
+            raise ContentError(f"{where}relations: {key!r} is not a step field of this frame",
+                               file=path, line=_line(raw, key),
+                               hint="name a premise, consequence, complication or resolution field")
+        if relations is not None and relation not in relations:
+            raise ContentError(f"{where}relations.{key}: unknown relation {relation!r}", file=path,
+                               line=_line(raw, key),
+                               hint=f"known relations: {', '.join(sorted(relations))}")
+    return dict(raw)
+
+
+def _parse_flip(raw: Any, frame: LineDict, path: Path, fid: str, index: int,
+                relations: frozenset[str] | None) -> Flip:
+    where = f"frame {fid!r}: flips[{index}]"
+    if not isinstance(raw, LineDict):
+        raise ContentError(f"{where} must be a mapping", file=path, line=_line(frame, "flips"))
     for key in ("step", "from", "to"):
         if not isinstance(raw.get(key), str) or not raw.get(key):
-            raise ContentError(f"{where}.{key} is required text", file=path, line=_line(raw, key),
-                               hint="a flip needs step, from, to and at least one new conclusion")
+            raise ContentError(f"{where}.{key} is required text", file=path,
+                               line=_line(raw, key), hint="a flip needs step, from, to and at "
+                               "least one new conclusion")
     step = raw["step"]
-    if step not in frame or step in CONCLUSION_FIELDS or step in ("id", "flip"):
+    if not _step_field(step, frame):
         raise ContentError(f"{where}.step {step!r} is not a step field of this frame", file=path,
                            line=_line(raw, "step"), hint="flip a premise, consequence, complication"
                            " or resolution that the frame defines")
@@ -124,10 +174,15 @@ def _parse_flip(raw: Any, frame: LineDict, path: Path, fid: str) -> Flip:
         raise ContentError(f"{where}.from {raw['from']!r} occurs {hits} times as whole words in "
                            f"{step}", file=path, line=_line(raw, "from"),
                            hint="choose words that occur exactly once in that step")
-    unknown = set(raw) - {"step", "from", "to", *CONCLUSION_FIELDS}
+    if raw["from"] == raw["to"]:
+        raise ContentError(f"{where} edits nothing: from and to are both {raw['from']!r}",
+                           file=path, line=_line(raw, "to"),
+                           hint="a flip replaces its words by different ones")
+    unknown = set(raw) - {"step", "from", "to", "relations", "stages", *CONCLUSION_FIELDS}
     if unknown:
         raise ContentError(f"{where}: unknown keys {sorted(unknown)}", file=path,
-                           line=_line(raw, sorted(unknown)[0]))
+                           line=_line(raw, sorted(unknown)[0]),
+                           hint="a flip takes step, from, to, relations, stages and conclusions")
     conclusions = {k: raw[k] for k in CONCLUSION_FIELDS if k in raw}
     if not conclusions:
         raise ContentError(f"{where} lists no new conclusion", file=path, line=_line(raw),
@@ -136,11 +191,60 @@ def _parse_flip(raw: Any, frame: LineDict, path: Path, fid: str) -> Flip:
         problem = check_clause(text)
         if problem:
             raise ContentError(f"{where}.{key} {problem}", file=path, line=_line(raw, key))
-    return Flip(step=step, source=raw["from"], target=raw["to"], conclusions=conclusions)
+        if text == frame.get(key):
+            raise ContentError(f"{where}.{key} is the frame's own {key}: the flip would not change "
+                               "what follows", file=path, line=_line(raw, key),
+                               hint="give the conclusion that follows from the edited chain")
+    stages = raw.get("stages")
+    if stages is not None and (not isinstance(stages, list) or not stages or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in stages)):
+        raise ContentError(f"{where}.stages must list stage numbers", file=path,
+                           line=_line(raw, "stages"), hint="e.g. stages: [1]")
+    return Flip(step=step, source=raw["from"], target=raw["to"], conclusions=conclusions,
+                relations=_parse_relations(raw.get("relations"), frame, path, f"{where}.",
+                                           relations),
+                stages=tuple(stages) if stages is not None else None, line=raw.line)
 
 
-def load_domain(path: Path) -> Domain:
-    """Load and validate one domain file."""
+def _parse_anchors(raw: Any, frame: LineDict, fields: dict[str, str], path: Path,
+                   fid: str) -> dict[str, str]:
+    if raw is None:
+        return {}
+    where = f"frame {fid!r}: anchors"
+    if not isinstance(raw, LineDict):
+        raise ContentError(f"{where} must map step fields to their decisive words", file=path,
+                           line=_line(frame, "anchors"), hint="e.g. anchors: {complication: welded}")
+    for key, words in raw.items():
+        if not _step_field(key, frame, conclusions=True):
+            raise ContentError(f"{where}: {key!r} is not a field of this frame", file=path,
+                               line=_line(raw, key), hint="name a clause field the frame defines"
+                               " (conclusions are anchored only with anchors.in_completion)")
+        if not isinstance(words, str) or not words.strip():
+            raise ContentError(f"{where}.{key} must be text", file=path, line=_line(raw, key))
+        hits = len(word_pattern(words).findall(fields[key]))
+        if hits != 1:
+            raise ContentError(f"{where}.{key} {words!r} occurs {hits} times as whole words in "
+                               f"{key}", file=path, line=_line(raw, key),
+                               hint="name words that occur exactly once in that step")
+        if all(w.lower() in FUNCTION_WORDS for w in words.split()):
+            raise ContentError(f"{where}.{key} {words!r} is a function word", file=path,
+                               line=_line(raw, key), hint="anchor the content word the step "
+                               "turns on (a verb, noun, adjective, number or comparative)")
+    return dict(raw)
+
+
+def _parse_distractors(raw: Any, frame: LineDict, path: Path, fid: str) -> frozenset[str]:
+    if raw is None:
+        return frozenset()
+    if not isinstance(raw, LineList) or not all(_step_field(k, frame) for k in raw):
+        raise ContentError(f"frame {fid!r}: distractors must list step fields of this frame",
+                           file=path, line=_line(frame, "distractors"),
+                           hint="e.g. distractors: [premise_2]")
+    return frozenset(raw)
+
+
+def load_domain(path: Path, relations: frozenset[str] | None = None) -> Domain:
+    """Load and validate one domain file (relation names against `relations`, when given)."""
     data = load_yaml(path, ContentError, "domain file")
     if not isinstance(data, LineDict):
         raise ContentError("a domain file must be a mapping", file=path, line=1,
@@ -173,9 +277,13 @@ def load_domain(path: Path) -> Domain:
         if fid in seen:
             raise ContentError(f"frame id {fid!r} is used twice", file=path, line=_line(raw, "id"))
         seen.add(fid)
+        if "flip" in raw:
+            raise ContentError(f"frame {fid!r}: `flip` is now `flips`, a list", file=path,
+                               line=_line(raw, "flip"), hint="write `flips:` and put the flip "
+                               "under it as one list item (`- step: ...`)")
         fields: dict[str, str] = {}
         for key, text in raw.items():
-            if key in ("id", "flip"):
+            if key in FRAME_KEYS:
                 continue
             if not isinstance(key, str) or not key.isidentifier():
                 raise ContentError(f"frame {fid!r}: field name {key!r} is not an identifier",
@@ -185,19 +293,28 @@ def load_domain(path: Path) -> Domain:
                 raise ContentError(f"frame {fid!r}: {key} {problem}", file=path,
                                    line=_line(raw, key))
             fields[key] = text
-        flip = _parse_flip(raw["flip"], raw, path, fid) if "flip" in raw else None
-        frames.append(Frame(id=fid, domain=name, fields=fields, flip=flip, line=raw.line))
+        raw_flips = raw.get("flips") or []
+        if not isinstance(raw_flips, list):
+            raise ContentError(f"frame {fid!r}: flips must be a list", file=path,
+                               line=_line(raw, "flips"))
+        frames.append(Frame(
+            id=fid, domain=name, fields=fields,
+            flips=tuple(_parse_flip(f, raw, path, fid, i, relations) for i, f in enumerate(raw_flips)),
+            relations=_parse_relations(raw.get("relations"), raw, path, f"frame {fid!r}: ", relations),
+            anchors=_parse_anchors(raw.get("anchors"), raw, fields, path, fid),
+            distractors=_parse_distractors(raw.get("distractors"), raw, path, fid),
+            path=path, line=raw.line))
     synonyms = _synonym_groups(data.get("lexicon"), path, data, "lexicon")
-    return Domain(name=name, title=title, frames=tuple(frames), synonyms=synonyms, path=path)
+    return Domain(name=name, title=title, frames=tuple(frames), synonyms=synonyms)
 
 
 def load_lexicon(path: Path) -> Lexicon:
-    """Load the general lexicon (synonym groups and filler words)."""
+    """Load the general lexicon (synonym groups, contractions and filler words)."""
     data = load_yaml(path, ContentError, "lexicon")
     if not isinstance(data, LineDict):
         raise ContentError("the lexicon must be a mapping", file=path, line=1,
-                           hint="top-level keys: synonyms, fillers")
-    unknown = set(data) - {"synonyms", "fillers"}
+                           hint="top-level keys: synonyms, contractions, fillers")
+    unknown = set(data) - {"synonyms", "contractions", "fillers"}
     if unknown:
         raise ContentError(f"unknown top-level keys {sorted(unknown)}", file=path,
                            line=_line(data, sorted(unknown)[0]))
@@ -206,11 +323,15 @@ def load_lexicon(path: Path) -> Lexicon:
         raise ContentError("fillers must be a list of words", file=path,
                            line=_line(data, "fillers"))
     return Lexicon(synonyms=_synonym_groups(data.get("synonyms"), path, data, "synonyms"),
+                   contractions=_synonym_groups(data.get("contractions"), path, data,
+                                                "contractions"),
                    fillers=tuple(fillers))
 
 
-def load_content(directory: Path, domains: list[str] | None = None) -> Content:
-    """Load `directory/domains/*.yaml` (or only the named ones) and `directory/lexicon.yaml`."""
+def load_content(directory: Path, domains: list[str] | None = None,
+                 relations: frozenset[str] | None = None) -> Content:
+    """Load `directory/domains/*.yaml` (or only the named ones) and `directory/lexicon.yaml`;
+    relations that frames name must be among `relations` (the grammar's), when given."""
     domain_dir = directory / "domains"
     if not domain_dir.is_dir():
         raise ContentError("content folder has no domains/ subfolder", file=directory,
@@ -224,7 +345,7 @@ def load_content(directory: Path, domains: list[str] | None = None) -> Content:
     if not wanted:
         raise ContentError("no domain files found", file=domain_dir,
                            hint="add content/domains/<domain>.yaml (see docs/content.md)")
-    loaded = {name: load_domain(available[name]) for name in wanted}
+    loaded = {name: load_domain(available[name], relations) for name in wanted}
     lexicon_path = directory / "lexicon.yaml"
     lexicon = load_lexicon(lexicon_path) if lexicon_path.exists() else Lexicon()
     files = tuple(available[name] for name in wanted) + (

@@ -12,25 +12,16 @@ import math
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from functools import lru_cache
-from itertools import islice, product
+from itertools import islice
 from typing import Iterator, Sequence
 
 from .distance import char_distance, token_distance
-from .mutate import MARKERS, MUTATORS, Edit, MutationContext, Mutator
-from .mutate.mark import STYLES, mark_word
+from .mutate import MUTATORS, Edit, MutationContext, Mutator
 from .render import Renderer, Trail
 from .tokenize import Encoded, Tokenizer
 
 #: Proposals one mutator may make for one edit before the engine gives up on it.
 MAX_TRIES = 24
-
-_PROBES = (
-    "Suppose a steel rod is heated. Then the rod expands. Therefore, the rod gets longer.",
-    "But the contract was signed under pressure. However, the court still enforces it.",
-    "Imagine the cache is full. As a result, old entries are evicted first.",
-)
-
 
 @dataclass
 class Member:
@@ -55,36 +46,46 @@ class Member:
 
 @dataclass
 class MutationStats:
-    """Proposals per op: how many were tried, kept, and rejected (by reason)."""
+    """Proposals per op: how many were tried, kept (and of which kind), and rejected (by reason)."""
 
     proposed: Counter = field(default_factory=Counter)
     kept: Counter = field(default_factory=Counter)
     rejected: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    kinds: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
 
     def merge(self, other: "MutationStats") -> None:
         self.proposed.update(other.proposed)
         self.kept.update(other.kept)
         for op, reasons in other.rejected.items():
             self.rejected[op].update(reasons)
+        for op, kinds in other.kinds.items():
+            self.kinds[op].update(kinds)
 
     def as_raw(self) -> dict:
         """A JSON-able form that `from_raw` reads back (for shard markers)."""
         return {"proposed": dict(self.proposed), "kept": dict(self.kept),
-                "rejected": {op: dict(r) for op, r in self.rejected.items()}}
+                "rejected": {op: dict(r) for op, r in self.rejected.items()},
+                "kinds": {op: dict(k) for op, k in self.kinds.items()}}
 
     @classmethod
     def from_raw(cls, raw: dict) -> "MutationStats":
         stats = cls(proposed=Counter(raw["proposed"]), kept=Counter(raw["kept"]))
         for op, reasons in raw["rejected"].items():
             stats.rejected[op].update(reasons)
+        for op, kinds in raw.get("kinds", {}).items():
+            stats.kinds[op].update(kinds)
         return stats
 
     def as_dict(self) -> dict:
         ops = sorted(set(self.proposed) | set(self.kept))
-        return {op: {"proposed": self.proposed[op], "kept": self.kept[op],
-                     "rejected": dict(sorted(self.rejected[op].items())),
-                     "rejection_rate": round(1 - self.kept[op] / self.proposed[op], 4)
-                     if self.proposed[op] else 0.0} for op in ops}
+        report = {op: {"proposed": self.proposed[op], "kept": self.kept[op],
+                       "rejected": dict(sorted(self.rejected[op].items())),
+                       "rejection_rate": round(1 - self.kept[op] / self.proposed[op], 4)
+                       if self.proposed[op] else 0.0} for op in ops}
+        for op, kinds in self.kinds.items():
+            if op in report:
+                report[op]["kinds"] = dict(sorted(kinds.items()))
+        return report
 
 
 def rarity(ids: Sequence[int], vocab_size: int) -> float:
@@ -102,38 +103,17 @@ def encode_all(tokenizers: Sequence[Tokenizer], text: str) -> tuple[Encoded, ...
     return tuple(t.encode(text) for t in tokenizers)
 
 
-@lru_cache(maxsize=8)
-def _affordable(tokenizers: tuple[Tokenizer, ...], bound: int) -> tuple[tuple[str, str], ...]:
-    costs: dict[tuple[str, str], int] = {}
-    for marker, style in product(MARKERS, STYLES):
-        worst = []
-        for probe in _PROBES:
-            words = probe.split(" ")
-            for i in range(1, len(words)):
-                marked = " ".join(words[:i] + mark_word(words[i], marker, style) + words[i + 1:])
-                worst.append(max(token_distance(t.encode_batch([probe])[0],
-                                                t.encode_batch([marked])[0]) for t in tokenizers))
-        worst.sort()
-        costs[(marker, style)] = worst[(3 * len(worst)) // 4]  # fits at three positions in four
-    order = sorted(costs, key=lambda pair: (costs[pair], MARKERS.index(pair[0]), pair[1]))
-    return tuple(pair for pair in order if costs[pair] <= bound)
-
-
-def affordable_markers(tokenizers: Sequence[Tokenizer], bound: int) -> tuple[tuple[str, str], ...]:
-    """(marker, style) pairs whose typical cost fits the bound under every tokenizer, cheapest
-    first; proposals with them are still measured one by one."""
-    return _affordable(tuple(tokenizers), bound)
-
-
 class FamilyGrower:
     """Grows families for one build; holds no per-family state."""
 
     def __init__(self, renderer: Renderer, tokenizers: Sequence[Tokenizer], ops: Sequence[str],
-                 bound: int, variants_per_trail: int, walks: int, walk_depth: int) -> None:
+                 bound: int, variants_per_trail: int, walks: int, walk_depth: int,
+                 flip_bound: int | None = None) -> None:
         self.renderer = renderer
         self.tokenizers = tuple(tokenizers)
         self.mutators: dict[str, Mutator] = {op: MUTATORS[op]() for op in ops}
         self.bound = bound
+        self.flip_bound = bound if flip_bound is None else flip_bound
         self.variants_per_trail = variants_per_trail
         self.walks = walks
         self.walk_depth = walk_depth
@@ -145,15 +125,16 @@ class FamilyGrower:
             self.stats.rejected[op]["duplicate"] += 1
             return None
         encoded, distances = [], []
+        bound = self.bound if self.mutators[op].meaning_preserving else self.flip_bound
         for tok, parent_encoded in zip(self.tokenizers, parent.encoded):
             # Only the window around the edit is re-encoded; the distance between the changed
             # spans equals the distance between the whole id lists.
             splice = tok.encode_edit(parent.trail.text, parent_encoded, edit_trail.text)
-            d = token_distance(splice.old, splice.new, cutoff=self.bound)
+            d = token_distance(splice.old, splice.new, cutoff=bound)
             if d == 0:
                 self.stats.rejected[op]["no_token_change"] += 1
                 return None
-            if d > self.bound:
+            if d > bound:
                 self.stats.rejected[op][f"over_bound:{tok.label}"] += 1
                 return None
             encoded.append(splice.encoded)
@@ -184,6 +165,8 @@ class FamilyGrower:
                     continue
                 encoded, distances, base_distances = measured
                 self.stats.kept[op] += 1
+                if edit.kind:
+                    self.stats.kinds[op][edit.kind] += 1
                 seen.add(trail.text)
                 return Member(trail=trail, encoded=encoded, depth=parent.depth + 1, parent=parent_index,
                               walk=walk, op=op, detail=edit.detail,

@@ -94,8 +94,12 @@ def card_body(recipe: Recipe, inputs: Inputs, sizes: dict[str, dict[str, int]],
         f"- **Domains**: {', '.join(sorted(inputs.content.domains))}.",
         f"- **Roles**: {', '.join(recipe.roles)}; **views**: {', '.join(recipe.views)}.",
         f"- **Mutators**: {', '.join(recipe.mutators)}; every variant differs from its parent by "
-        f"1 to {recipe.max_token_distance} tokens under each of {tokenizers}, measured by "
-        "re-encoding the final text.",
+        f"1 to {recipe.max_token_distance} tokens under each of {tokenizers} (a flip, which "
+        f"changes what follows: 1 to {recipe.max_flip_distance}), measured by re-encoding the "
+        "final text.",
+        "- **Connectives** are chosen by each step's relation to what precedes it (`steps.relation`:"
+        " follows, opposes, counters, ...); `steps.distractor` marks a given fact that bears on no "
+        "conclusion.",
         f"- **Families**: {recipe.variants_per_trail} single-edit variants and {recipe.walks} drift "
         f"walk(s) of up to {recipe.walk_depth} edits per base trail; a family never spans splits.",
         f"- **Order**: {'curriculum (stage; within a stage, trails of the most predictable tokens first; each base trail followed by its variants and walks by depth)' if recipe.order == 'curriculum' else 'seeded shuffle'}.",
@@ -106,11 +110,16 @@ def card_body(recipe: Recipe, inputs: Inputs, sizes: dict[str, dict[str, int]],
         "| config | columns | use |", "| --- | --- | --- |",
         "| `trails` | every column: lineage, steps, mutation, token distances | analysis |",
         "| `text` | `id`, `text` | language modelling |",
-        "| `messages` | `id`, `messages` (user: the premise; assistant: the trail in its voice) "
-        "| conversational SFT |",
+        "| `messages` | `id`, `messages` (user: every stated fact; assistant: the trail in its "
+        "voice) | conversational SFT |",
         "| `prompt_completion` | `id`, `prompt`, `completion` (the chain -> its conclusion) "
         "| prompt-completion SFT |",
-        "| `preference` | `id`, `prompt`, `chosen`, `rejected` (flip minimal pairs) | DPO |", "",
+        "| `preference` | `id`, `prompt`, `chosen`, `rejected` (flip minimal pairs; broken chains: "
+        "the conclusion that follows vs the one shown) | DPO |",
+        "| `negatives` | `id`, `text`, `conclusion`, `expected` (broken chains a critic or skeptic "
+        "rejects) | judgement training |", "",
+        "`text`, `messages` and `prompt_completion` hold only valid rows (`valid` true): a broken "
+        "chain's completion states a conclusion that does not follow.", "",
         "Rows per config and split: " + "; ".join(
             f"{c}: " + ", ".join(f"{s} {n}" for s, n in splits.items())
             for c, splits in sizes.items()) + ".", "",
@@ -185,7 +194,7 @@ def _unchanged(table: pa.Table) -> pa.Table:
 
 
 def _stats(results: list[dict], by_split: dict[str, int], mutations: MutationStats,
-           markers: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+           anchor_tags: list[str]) -> dict[str, Any]:
     def total(key: str) -> dict[str, int]:
         counter: Counter = Counter()
         for result in results:
@@ -205,7 +214,7 @@ def _stats(results: list[dict], by_split: dict[str, int], mutations: MutationSta
         "label_flipped": sum(r["summary"]["label_flipped"] for r in results),
         "token_distance_histogram": {k: dict(sorted(v.items())) for k, v in histograms.items()},
         "mutations": mutations.as_dict(),
-        "markers": [f"{marker} {style}" for marker, style in markers],
+        "anchor_tags": anchor_tags,
     }
 
 
@@ -247,7 +256,7 @@ def build_version(recipe: Recipe, workers: int | None = None, engine: str = "loc
         (temp / "README.md").write_text(
             card_text({"pretty_name": recipe.name}, sizes, card_body(recipe, inputs, sizes, sample)),
             encoding="utf-8")
-        stats_doc = _stats(results, by_split, merged_stats(results), inputs.markers)
+        stats_doc = _stats(results, by_split, merged_stats(results), recipe.anchors.tags)
         write_json(temp / "stats.json", stats_doc)
         seconds = time.perf_counter() - started
         write_json(temp / "manifest.json", {

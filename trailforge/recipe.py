@@ -38,6 +38,27 @@ class MaxDrift(BaseModel):
     limit: float = Field(gt=0)
 
 
+class Anchors(BaseModel):
+    """The `anchor` mutator's vocabulary: tags with `{}` for the decisive words."""
+
+    model_config = ConfigDict(extra="forbid")
+    tags: list[str] = Field(default_factory=lambda: ["[!] {}", "{} (!)"])
+    in_completion: bool = False  # also anchor the conclusion (then a model learns to emit tags)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, v: list[str]) -> list[str]:
+        for tag in v:
+            if tag.count("{}") != 1 or not tag.replace("{}", "").strip():
+                raise ValueError(f"tag {tag!r} must hold `{{}}` once and some text, e.g. '[KEY] {{}}'")
+            if any(bad in tag for bad in ("->", "=>", "|")):
+                raise ValueError(f"tag {tag!r} reads as logic (an arrow or a pipe); use a bracket "
+                                 "tag or emphasis")
+        if len(set(v)) != len(v):
+            raise ValueError("entries must be unique")
+        return v
+
+
 class StagePlan(BaseModel):
     """One gene of the curriculum: a stage, the domains it draws on and how many trails per frame."""
 
@@ -68,11 +89,18 @@ class Recipe(BaseModel):
     tokenizers: list[str] = Field(default_factory=lambda: ["o200k_base", "cl100k_base"],
                                   min_length=1)
     max_token_distance: int = Field(default=2, ge=1, le=16)
+    #: The bound for meaning-changing edits (flips): the edited words, the conclusion and, where
+    #: the edit changes a step's relation, its connective.
+    max_flip_distance: int = Field(default=3, ge=1, le=16)
     variants_per_trail: int = Field(default=4, ge=0)
     walks: int = Field(default=1, ge=0)
     walk_depth: int = Field(default=3, ge=1)
-    mutators: list[str] = Field(default_factory=lambda: ["mark", "synonym", "connective",
+    mutators: list[str] = Field(default_factory=lambda: ["anchor", "synonym", "connective",
                                                          "filler", "flip"])
+    anchors: Anchors = Field(default_factory=Anchors)
+    #: Share of a judging role's renderings (a role template with `reject`) that show a broken
+    #: chain: a conclusion that does not follow, which the role rejects (rows with valid false).
+    broken_share: float = Field(default=0.3, ge=0, le=1)
     splits: dict[str, float] = Field(
         default_factory=lambda: {"train": 0.9, "validation": 0.05, "test": 0.05})
     ood: OOD = Field(default_factory=OOD)

@@ -26,11 +26,13 @@ def _sentinel(steps: tuple["Step", ...]) -> str:
 
 
 class Step(NamedTuple):
-    """One rendered step: its kind, the frame field behind it, its connective and clause (a named
-    tuple: built for every proposal, so it must be cheap to make and to change)."""
+    """One rendered step: its kind, the frame field behind it, its relation to what precedes it,
+    its connective and clause (a named tuple: built for every proposal, so it must be cheap to
+    make and to change)."""
 
     kind: str
     field: str
+    relation: str
     connective: str
     text: str
 
@@ -46,6 +48,7 @@ class TrailSpec:
     role: str
     view: str
     voice: int
+    valid: bool = True  # False: the conclusion does not follow, and the role rejects it
 
 
 @dataclass(frozen=True)
@@ -121,34 +124,66 @@ class Renderer:
                 "undefined variable" if isinstance(exc, jinja2.UndefinedError) else "render error"
             raise TemplateError(
                 f"{kind} in template {name}: {exc}", file=file or self.template_dir / name,
-                line=line, hint="templates may use: steps (kind, connective, text), intro, outro, "
+                line=line, hint="templates may use: steps (kind, relation, connective, text), intro, outro, "
                 "domain, role, view; roles define intro(domain, variant) and outro(domain, variant)",
             ) from None
 
-    def voice(self, role: str, domain: str, variant: int) -> tuple[str, str]:
-        """The role's intro and outro lines for a domain."""
-        key = (role, domain, variant)
+    def judges(self, role: str) -> bool:
+        """Whether the role can examine a broken chain: its template defines `reject`."""
+        name = f"roles/{role}.j2"
+        template = self._load(name)
+        return hasattr(self._guard(name, lambda: template.module), "reject")
+
+    def voice(self, role: str, domain: str, variant: int, valid: bool = True) -> tuple[str, str]:
+        """The role's intro and outro lines for a domain; for a broken chain (`valid` false) the
+        outro is the role's `reject` macro, which rejects the conclusion."""
+        key = (role, domain, variant, valid)
         if key not in self._voices:
             name = f"roles/{role}.j2"
             template = self._load(name)
             module = self._guard(name, lambda: template.module)
-            for macro in ("intro", "outro"):
+            closing = "outro" if valid else "reject"
+            for macro in ("intro", closing):
                 if not hasattr(module, macro):
                     raise TemplateError(f"role template {name} defines no `{macro}` macro",
                                         file=self.template_dir / name,
                                         hint="define {% macro " + macro + "(domain, variant) %}")
             title = self.domain_titles.get(domain, domain)
             intro = str(self._guard(name, lambda: module.intro(title, variant))).strip()
-            outro = str(self._guard(name, lambda: module.outro(title, variant))).strip()
+            outro = str(self._guard(name, lambda: getattr(module, closing)(title, variant))).strip()
             self._voices[key] = (intro, outro)
         return self._voices[key]
+
+    def register(self, role: str, relations: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        """`relations` with the role's own connectives where it gives them (a role template may
+        `{% set connectives = {"concludes": ["So"], ...} %}`: a child says "So", never "Hence")."""
+        name = f"roles/{role}.j2"
+        template = self._load(name)
+        own = getattr(self._guard(name, lambda: template.module), "connectives", None)
+        if own is None:
+            return relations
+        path = self.template_dir / name
+        if not isinstance(own, dict):
+            raise TemplateError(f"{name}: connectives must map relations to lists", file=path,
+                                hint='e.g. {% set connectives = {"concludes": ["So"]} %}')
+        merged = dict(relations)
+        for relation, alternatives in own.items():
+            if relation not in relations:
+                raise TemplateError(f"{name}: connectives name unknown relation {relation!r}",
+                                    file=path, hint=f"known relations: {', '.join(relations)}")
+            if (not isinstance(alternatives, list) or not alternatives or not all(
+                    isinstance(c, str) and c and c.strip() == c for c in alternatives)):
+                raise TemplateError(f"{name}: connectives[{relation!r}] must be a non-empty list "
+                                    "of connectives", file=path)
+            merged[relation] = tuple(alternatives)
+        return merged
 
     def _render_raw(self, spec: TrailSpec, steps: tuple[Step, ...]) -> str:
         """The view's output through Jinja (sandboxed), not yet stripped."""
         name = f"views/{spec.view}.j2"
         if name not in self._views:
             self._views[name] = self._load(name)
-        intro, outro = self.voice(spec.role, spec.domain, spec.voice)
+        intro, outro = self.voice(spec.role, spec.domain, spec.voice, spec.valid)
         return str(self._guard(name, lambda: self._views[name].render(
             steps=steps, intro=intro, outro=outro, role=spec.role, view=spec.view,
             domain=self.domain_titles.get(spec.domain, spec.domain))))
@@ -156,7 +191,8 @@ class Renderer:
     def _skeleton(self, spec: TrailSpec, steps: tuple[Step, ...]) -> _Skeleton | None:
         """The view's output with a placeholder for every step's connective and text, if the view
         only places step strings (checked on two probes); else None (always render with Jinja)."""
-        key = (spec.view, spec.role, spec.voice, spec.domain, tuple((s.kind, s.field) for s in steps))
+        key = (spec.view, spec.role, spec.voice, spec.valid, spec.domain,
+               tuple((s.kind, s.field) for s in steps))
         if key not in self._skeletons:
             placeholders = tuple(step._replace(connective=_placeholder(2 * i), text=_placeholder(2 * i + 1))
                                  for i, step in enumerate(steps))

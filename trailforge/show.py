@@ -16,11 +16,16 @@ KIND_STYLES = {"premise": "cyan", "consequence": "green", "complication": "yello
 
 
 def steps_text(row: dict[str, Any]) -> Text:
-    """The chain, one step a line, coloured by step kind."""
+    """The chain, one step a line, coloured by step kind, with each step's relation (and whether
+    it is a distractor); a broken chain says what does follow."""
     text = Text()
     for step in row["steps"]:
-        text.append(f"{step['kind']:>12}  ", style="dim")
+        relation = step["relation"] + (", distractor" if step["distractor"] else "")
+        text.append(f"{step['kind']:>12} {'(' + relation + ')':<19}", style="dim")
         text.append(f"{step['connective']} {step['text']}.\n", style=KIND_STYLES.get(step["kind"], ""))
+    if not row["valid"]:
+        text.append(f"{'broken':>12} {'(conclusion)':<19}", style="dim")
+        text.append(f"what follows: {row['expected']}\n", style="bold green")
     return text
 
 

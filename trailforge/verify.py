@@ -104,8 +104,11 @@ def _read(path: Path, columns: list[str] | None = None) -> pa.Table:
 
 
 def _narrow(table: pa.Table) -> pa.Table:
-    """A `trails` table's index columns; `mutated` says whether the row has a mutation."""
-    return table.select(_INDEX_COLUMNS).append_column("mutated", pc.is_valid(table["mutation"]))
+    """A `trails` table's index columns; `mutated` says whether the row has a mutation, `flip`
+    whether that mutation is a flip (held to the flip bound)."""
+    flip = pc.fill_null(pc.equal(pc.struct_field(table["mutation"], "op"), "flip"), False)
+    return (table.select(_INDEX_COLUMNS).append_column("mutated", pc.is_valid(table["mutation"]))
+            .append_column("flip", flip))
 
 
 def _read_index(directory: Path, names: list[str], labels: list[str],
@@ -274,7 +277,9 @@ def _load(entry: dict[str, Any]) -> Tokenizer:
 def _check_bound(index: pa.Table, parent: np.ndarray, manifest: dict[str, Any],
                  check: Check) -> None:
     """Re-encode every variant with each recorded tokenizer: the bound and the stored distances."""
-    bound = manifest.get("recipe", {}).get("max_token_distance", 2)
+    recipe = manifest.get("recipe", {})
+    bound = recipe.get("max_token_distance", 2)
+    bounds = (bound, recipe.get("max_flip_distance", bound))  # (meaning-preserving, flip)
     base = _bases(parent)
     variants = np.flatnonzero(parent >= 0)
     variants = variants[np.argsort(base[variants], kind="stable")]  # a base's variants together
@@ -286,16 +291,18 @@ def _check_bound(index: pa.Table, parent: np.ndarray, manifest: dict[str, Any],
         found: list[tuple[int, str]] = []
         for start in range(0, len(variants), _BOUND_CHUNK):
             found += _bound_breaches(index, variants[start:start + _BOUND_CHUNK], parent, base,
-                                     tok, entry["label"], bound)
+                                     tok, entry["label"], bounds)
         check.checked += len(variants)
         for _, message in sorted(found, key=lambda f: f[0]):  # in row order
             check.fail(message)
 
 
 def _bound_breaches(index: pa.Table, rows: np.ndarray, parent: np.ndarray, base: np.ndarray,
-                    tok: Tokenizer, label: str, bound: int) -> list[tuple[int, str]]:
-    """(position, message) for some variants' breaches; each text needed is encoded once."""
+                    tok: Tokenizer, label: str, bounds: tuple[int, int]) -> list[tuple[int, str]]:
+    """(position, message) for some variants' breaches; each text needed is encoded once.
+    `bounds` holds the bound of meaning-preserving edits and that of flips."""
     parents, bases = parent[rows].tolist(), base[rows].tolist()
+    flips = index["flip"].take(rows).to_pylist()
     needed = np.unique(np.concatenate([rows, parent[rows], base[rows]]))
     encoded = dict(zip(needed.tolist(), tok.encode_batch(index["text"].take(needed).to_pylist())))
     ids = index["id"].take(rows).to_pylist()
@@ -305,6 +312,7 @@ def _bound_breaches(index: pa.Table, rows: np.ndarray, parent: np.ndarray, base:
     for i, position in enumerate(rows.tolist()):
         child = encoded[position]
         d = token_distance(encoded[parents[i]], child)
+        bound = bounds[flips[i]]
         if not 1 <= d <= bound:
             found.append((position, f"row {ids[i]}: {d} {label} tokens from its parent "
                                     f"(bound {bound})"))

@@ -245,7 +245,8 @@ def merge_parts(parts: Sequence[Path], directory: Path, split: str, total: int,
     every config in `sinks` (config -> row-wise projection of the merged rows, and its schema).
 
     Memory holds at most FAN_IN readers and one row group of rows, whatever the size of the split.
-    Returns (config, path, rows) for every file written.
+    A projection may keep fewer rows than it is given (a filter); a config left with no rows in
+    the split gets no files. Returns (config, path, rows) for every file written.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     group = PARQUET_OPTIONS["row_group_size"]
@@ -263,12 +264,19 @@ def merge_parts(parts: Sequence[Path], directory: Path, split: str, total: int,
                 writers[config] = stack.enter_context(pq.ParquetWriter(
                     path, sinks[config][1], compression=PARQUET_OPTIONS["compression"],
                     compression_level=PARQUET_OPTIONS["compression_level"]))
+            rows = dict.fromkeys(sinks, 0)
             for _ in range(math.ceil(n / group)):
                 table = next(tables)
                 for config, (project, schema) in sinks.items():
-                    writers[config].write_table(project(table).select(schema.names).cast(schema))
-        written += [(config, path, n) for config, path in paths.items()]
-    return written
+                    projected = project(table)
+                    rows[config] += projected.num_rows
+                    writers[config].write_table(projected.select(schema.names).cast(schema))
+        written += [(config, path, rows[config]) for config, path in paths.items()]
+    empty = {config for config in sinks if not any(n for c, _, n in written if c == config)}
+    for config, path, _ in written:
+        if config in empty:
+            path.unlink()
+    return [entry for entry in written if entry[0] not in empty]
 
 
 def write_json(path: Path, data: Any) -> None:

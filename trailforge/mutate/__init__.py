@@ -6,19 +6,19 @@ To add a mutator, write a module here with a class that has `op`, `meaning_prese
 
 from __future__ import annotations
 
+from .anchor import AnchorMutator
 from .base import Edit, MutationContext, Mutator
 from .connective import ConnectiveMutator
 from .filler import FillerMutator
 from .flip import FlipMutator
-from .mark import MARKERS, MarkMutator
 from .synonym import SynonymMutator
 
 MUTATORS: dict[str, type] = {
-    "mark": MarkMutator,
+    "anchor": AnchorMutator,
     "synonym": SynonymMutator,
     "connective": ConnectiveMutator,
     "filler": FillerMutator,
     "flip": FlipMutator,
 }
 
-__all__ = ["Edit", "MutationContext", "Mutator", "MUTATORS", "MARKERS"]
+__all__ = ["Edit", "MutationContext", "Mutator", "MUTATORS"]

@@ -14,12 +14,14 @@ T = TypeVar("T")
 
 
 class Edit(NamedTuple):
-    """A proposed change to a trail's steps; the engine re-renders and measures it."""
+    """A proposed change to a trail's steps; the engine re-renders and measures it. `kind`
+    sub-divides an op's kept edits in stats.json (a synonym that is only a contraction)."""
 
     op: str
     detail: str
     steps: tuple[Step, ...]
     label_flipped: bool = False
+    kind: str = ""
 
 
 @dataclass(frozen=True)
@@ -28,9 +30,19 @@ class MutationContext:
 
     chain: Chain
     frame: Frame
+    relations: dict[str, tuple[str, ...]]  # relation -> connectives (the grammar's)
     synonyms: tuple[tuple[str, ...], ...]
+    contractions: tuple[tuple[str, ...], ...]
     fillers: tuple[str, ...]
-    markers: tuple[tuple[str, str], ...]  # affordable (marker, style) pairs
+    anchor_tags: tuple[str, ...]  # e.g. "[!] {}": `{}` is the anchored words
+    anchors_in_completion: bool = False
+    valid: bool = True  # False: the trail is a broken chain a judging role rejects
+
+    def connectives(self, steps: tuple[Step, ...], index: int, relation: str) -> list[str]:
+        """The connectives of `relation` that step `index` may take: none used by another step
+        of the trail (a trail never says "So ... So")."""
+        taken = {connective_key(s.connective) for i, s in enumerate(steps) if i != index}
+        return [c for c in self.relations[relation] if connective_key(c) not in taken]
 
 
 class Mutator(Protocol):
@@ -45,6 +57,11 @@ class Mutator(Protocol):
     meaning_preserving: bool
 
     def propose(self, trail: Trail, ctx: MutationContext, rng: random.Random) -> Iterator[Edit]: ...
+
+
+def connective_key(connective: str) -> str:
+    """A connective without case and punctuation, to tell repeats ("So" and "so,")."""
+    return connective.lower().rstrip(",;:")
 
 
 def with_step(steps: tuple[Step, ...], index: int, **changes: str) -> tuple[Step, ...]:

@@ -1,4 +1,4 @@
-"""`connective`: swap a step's connective for another the grammar allows for that step."""
+"""`connective`: swap a step's connective for another that expresses the same relation."""
 
 from __future__ import annotations
 
@@ -14,11 +14,9 @@ class ConnectiveMutator:
     meaning_preserving = True
 
     def propose(self, trail: Trail, ctx: MutationContext, rng: random.Random) -> Iterator[Edit]:
-        candidates = []
-        for index, step in enumerate(trail.steps):
-            for alternative in ctx.chain.slot(step.field).connectives:
-                if alternative != step.connective:
-                    candidates.append((index, alternative))
+        candidates = [(index, alternative) for index, step in enumerate(trail.steps)
+                      for alternative in ctx.connectives(trail.steps, index, step.relation)
+                      if alternative != step.connective]
         for index, alternative in shuffled(candidates, rng):
             step = trail.steps[index]
             yield Edit(op=self.op, detail=f"{step.connective!r} -> {alternative!r} in {step.field}",

@@ -1,20 +1,23 @@
-"""`filler`: insert a filler word right after a step's connective, or delete one found there."""
+"""`filler`: insert a filler word right after an inferred step's connective, or delete one there.
+
+Fillers ("clearly", "naturally") stress that a step follows, so they go only on inferred steps
+(relation `follows` or `concludes`), never on a stated fact, whose certainty they would change.
+"""
 
 from __future__ import annotations
 
 import random
 from typing import Iterator
 
+from ..grammar import INFERRED_RELATIONS
 from ..render import Step, Trail
 from .base import Edit, MutationContext, shuffled, with_step
 
 
 def accepts_filler(step: Step) -> bool:
-    """A filler reads well after a connective ending in a comma or a one-word conjunction
-    ("Therefore, clearly ...", "Then clearly ..."), never after a premise's verb ("Suppose")."""
-    if step.kind == "premise" and not step.connective.endswith(","):
-        return False
-    return step.connective.endswith(",") or " " not in step.connective
+    """An inferred step whose connective ends in a comma or is one word ("Therefore, clearly
+    ...", "Then clearly ...")."""
+    return step.relation in INFERRED_RELATIONS and (step.connective.endswith(",") or " " not in step.connective)
 
 
 class FillerMutator:

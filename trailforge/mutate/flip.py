@@ -1,13 +1,34 @@
-"""`flip`: the frame's meaning-changing minimal edit; the variant carries the new conclusion."""
+"""`flip`: one of the frame's meaning-changing minimal edits; the variant carries the new
+conclusion, and a step whose relation the edit changes gets a connective of its new relation."""
 
 from __future__ import annotations
 
 import random
+from itertools import product
 from typing import Iterator
 
-from ..content import word_pattern
-from ..render import Trail
-from .base import Edit, MutationContext, with_step
+from ..content import Flip, word_pattern
+from ..render import Step, Trail
+from .base import Edit, MutationContext, shuffled, with_step
+
+
+def _relation_changes(steps: tuple[Step, ...], flip: Flip,
+                      ctx: MutationContext) -> Iterator[tuple[Step, ...]]:
+    """`steps` with each step the flip re-relates given its new relation and, where its connective
+    no longer fits, each connective of that relation in turn (the engine keeps one in the bound)."""
+    fields = [s.field for s in steps]
+    changed = [fields.index(f) for f in flip.relations if f in fields]
+    options = []
+    for index in changed:
+        relation = flip.relations[steps[index].field]
+        fitting = ctx.connectives(steps, index, relation)
+        keep = steps[index].connective in fitting
+        options.append([(index, relation, c) for c in ([steps[index].connective] if keep else fitting)])
+    for choice in product(*options):
+        new = steps
+        for index, relation, connective in choice:
+            new = with_step(new, index, relation=relation, connective=connective)
+        yield new
 
 
 class FlipMutator:
@@ -15,20 +36,24 @@ class FlipMutator:
     meaning_preserving = False
 
     def propose(self, trail: Trail, ctx: MutationContext, rng: random.Random) -> Iterator[Edit]:
-        flip = ctx.frame.flip
-        if flip is None:
-            return
+        if not ctx.valid:
+            return  # a broken chain's conclusion is already wrong; a flip could make it right
         fields = [s.field for s in trail.steps]
-        conclusion_field = trail.steps[-1].field
-        if flip.step not in fields or conclusion_field not in flip.conclusions:
-            return
-        index = fields.index(flip.step)
-        text = trail.steps[index].text
-        pattern = word_pattern(flip.source)
-        if len(pattern.findall(text)) != 1:
-            return  # an earlier edit touched the words; the flip no longer applies
-        steps = with_step(trail.steps, index, text=pattern.sub(flip.target, text, count=1))
-        steps = with_step(steps, len(steps) - 1, text=flip.conclusions[conclusion_field])
-        yield Edit(op=self.op, detail=f"{flip.source!r} -> {flip.target!r} in {flip.step}; "
-                   f"{conclusion_field} -> {flip.conclusions[conclusion_field]!r}",
-                   steps=steps, label_flipped=True)
+        conclusion_field = fields[-1]
+        flips = [f for f in ctx.frame.flips if f.applies(trail.spec.stage, fields)]
+        for flip in shuffled(flips, rng):
+            index = fields.index(flip.step)
+            text = trail.steps[index].text
+            pattern = word_pattern(flip.source)
+            if len(pattern.findall(text)) != 1:
+                continue  # an earlier edit touched the words; the flip no longer applies
+            conclusion = flip.conclusions[conclusion_field]
+            steps = with_step(trail.steps, index, text=pattern.sub(flip.target, text, count=1))
+            steps = with_step(steps, len(steps) - 1, text=conclusion)
+            detail = (f"{flip.source!r} -> {flip.target!r} in {flip.step}; "
+                      f"{conclusion_field} -> {conclusion!r}")
+            for edited in _relation_changes(steps, flip, ctx):
+                moved = [f"{s.field} {s.relation} {s.connective!r}" for s, old in
+                         zip(edited, trail.steps) if s.relation != old.relation]
+                yield Edit(op=self.op, detail=detail + "".join(f"; {m}" for m in moved),
+                           steps=edited, label_flipped=True)

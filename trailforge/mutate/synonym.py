@@ -1,4 +1,5 @@
-"""`synonym`: replace one word (or phrase) by a true synonym from the lexicons."""
+"""`synonym`: replace one word (or phrase) by a true synonym from the lexicons, or swap a
+contraction ("cannot" <-> "can't"; counted apart in stats.json as kind `contraction`)."""
 
 from __future__ import annotations
 
@@ -28,15 +29,18 @@ class SynonymMutator:
     meaning_preserving = True
 
     def propose(self, trail: Trail, ctx: MutationContext, rng: random.Random) -> Iterator[Edit]:
-        if not ctx.synonyms:
-            return
-        pattern, alternatives = _index(ctx.synonyms)
-        candidates = [(index, match.start(), match.end(), match.group(), target)
-                      for index, step in enumerate(trail.steps)
-                      for match in pattern.finditer(step.text)
-                      for target in alternatives[match.group()]]
-        for index, start, end, source, target in shuffled(candidates, rng):
+        candidates = []
+        for kind, groups in (("word", ctx.synonyms), ("contraction", ctx.contractions)):
+            if not groups:
+                continue
+            pattern, alternatives = _index(groups)
+            candidates += [(index, match.start(), match.end(), match.group(), target, kind)
+                           for index, step in enumerate(trail.steps)
+                           for match in pattern.finditer(step.text)
+                           for target in alternatives[match.group()]]
+        for index, start, end, source, target, kind in shuffled(candidates, rng):
             text = trail.steps[index].text
             yield Edit(op=self.op,
                        detail=f"{source!r} -> {target!r} in {trail.steps[index].field}",
-                       steps=with_step(trail.steps, index, text=text[:start] + target + text[end:]))
+                       steps=with_step(trail.steps, index, text=text[:start] + target + text[end:]),
+                       kind=kind)

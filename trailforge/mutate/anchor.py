@@ -1,0 +1,47 @@
+"""`anchor`: tag the decisive word of a step ("[!] welded") so a model can see what a step turns on.
+
+The decisive words are the frame's `anchors` for the step, and the words a flip of that step edits;
+never a function word (the content loader refuses those). Tags come from the recipe's
+`anchors.tags`, each a pattern with `{}` for the words. By default anchors go only on steps before
+the conclusion (the prompt side), so a model trained on completions never learns to emit them.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Iterator
+
+from ..content import FUNCTION_WORDS, word_pattern
+from ..render import Trail
+from .base import Edit, MutationContext, shuffled, with_step
+
+
+def anchored(text: str, tags: tuple[str, ...]) -> bool:
+    """Whether `text` already carries one of the tags."""
+    return any(part.strip() and part.strip() in text for tag in tags for part in tag.split("{}"))
+
+
+class AnchorMutator:
+    op = "anchor"
+    meaning_preserving = True
+
+    def propose(self, trail: Trail, ctx: MutationContext, rng: random.Random) -> Iterator[Edit]:
+        if not ctx.anchor_tags or any(anchored(s.text, ctx.anchor_tags) for s in trail.steps):
+            return  # one anchor a trail: a walk does not pile tags up
+        last = len(trail.steps) - 1
+        candidates = []
+        for index, step in enumerate(trail.steps):
+            if index == last and not ctx.anchors_in_completion:
+                continue
+            words = [ctx.frame.anchors.get(step.field)]
+            words += [f.source for f in ctx.frame.flips if f.step == step.field]
+            for word in dict.fromkeys(w for w in words if w):
+                if all(w.lower() in FUNCTION_WORDS for w in word.split()):
+                    continue  # a flip may edit "no" or "more"; an anchor marks content words
+                if len(word_pattern(word).findall(step.text)) == 1:
+                    candidates.extend((index, word, tag) for tag in ctx.anchor_tags)
+        for index, word, tag in shuffled(candidates, rng):
+            step = trail.steps[index]
+            text = word_pattern(word).sub(lambda _: tag.format(word), step.text, count=1)
+            yield Edit(op=self.op, detail=f"{tag.format('')!r} on {word!r} in {step.field}",
+                       steps=with_step(trail.steps, index, text=text))
