@@ -321,3 +321,26 @@ def test_roles_offer_over_a_hundred_wrappers_and_qa_keeps_the_voice_out_of_the_q
     intro = loaded.renderer.voice("teacher", "physics", 3)[0]
     first, question = trail.text.split("\n")[:2]
     assert first == intro and question.startswith("Question: ") and intro not in question
+
+
+@pytest.mark.parametrize("old, new, message, at", [
+    ("relations: {resolution: follows}\n    anchors: {premise: heated",
+     "relations: {resolution: musing}\n    anchors: {premise: heated", "unknown relation 'musing'",
+     "musing"),
+    ("anchors: {premise: heated,", "anchors: {premise: frozen,", "'frozen' occurs 0 times",
+     "frozen"),
+    ("        from: welded\n        to: loose", "        from: welded\n        to: welded",
+     "edits nothing", "to: welded"),
+])
+def test_bad_frames_stop_the_build_with_file_and_line(mini_copy, monkeypatch, old, new, message,
+                                                      at):
+    domain = mini_copy / "content" / "domains" / "physics.yaml"
+    text = domain.read_text()
+    assert old in text
+    domain.write_text(text.replace(old, new, 1))
+    line = next(i for i, row in enumerate(domain.read_text().splitlines(), 1) if at in row)
+    monkeypatch.chdir(mini_copy)
+    result = CliRunner().invoke(main, ["build"])
+    assert result.exit_code == 2 and message in result.output
+    assert f"physics.yaml:{line}" in result.output and "Traceback" not in result.output
+    assert not (mini_copy / "out").exists()  # nothing written

@@ -74,6 +74,8 @@ def load_inputs(recipe: Recipe) -> Inputs:
                           hint=f"defined stages: {sorted(grammar.stages)}")
     domains = None if recipe.domains == "all" else list(recipe.domains)
     content = load_content(recipe.path(recipe.content), domains, frozenset(grammar.relations))
+    if recipe.worlds is not None:
+        content = with_worlds(content, recipe)
     unknown_stage_domains = sorted({d for p in recipe.curriculum if p.domains != "all"
                                     for d in p.domains if d not in content.domains})
     if unknown_stage_domains:
@@ -109,6 +111,21 @@ def load_inputs(recipe: Recipe) -> Inputs:
                               hint=f"use one of {', '.join(drift_model.measures)}")
     return Inputs(recipe=recipe, grammar=grammar, content=content, renderer=renderer,
                   tokenizers=tokenizers, drift_model=drift_model)
+
+
+def with_worlds(content: Content, recipe: Recipe) -> Content:
+    """`content` with a `worlds` domain of generated frames (and its word banks as an input)."""
+    from .worlds.generate import load_banks, world_domain
+
+    if "worlds" in content.domains:
+        raise RecipeError("a curated domain is named `worlds`, the name of generated frames",
+                          file=recipe.base_dir / "trailforge.yaml",
+                          hint="rename content/domains/worlds.yaml")
+    path = recipe.path(recipe.worlds.banks)
+    domain = world_domain(load_banks(path), recipe.seed, recipe.worlds.frames,
+                          recipe.worlds.ood_frames)
+    return replace(content, domains={**content.domains, "worlds": domain},
+                   files=content.files + (path,))
 
 
 def drop_drifting(family: list[Member], inputs: Inputs, stats: MutationStats) -> list[Member]:
@@ -203,7 +220,7 @@ def frame_splits(recipe: Recipe, content: Content) -> dict[tuple[str, str], str]
         bounds.append(total)
     splits = {}
     for domain in content.domains.values():
-        ranked = sorted(domain.frames,
+        ranked = sorted((f for f in domain.frames if not f.held_out),
                         key=lambda f: unit_interval(recipe.seed, "split", domain.name, f.id))
         for rank, frame in enumerate(ranked):
             position = (rank + 0.5) / len(ranked)
@@ -214,7 +231,8 @@ def frame_splits(recipe: Recipe, content: Content) -> dict[tuple[str, str], str]
 
 def split_of(recipe: Recipe, item: WorkItem, splits: dict[tuple[str, str], str]) -> str:
     """The split of an item's family: held-out ground goes to `ood`, the rest by its frame."""
-    if item.domain in recipe.ood.domains or item.role in recipe.ood.roles:
+    if item.domain in recipe.ood.domains or item.role in recipe.ood.roles \
+            or (item.domain, item.frame_id) not in splits:
         return "ood"
     return splits[item.domain, item.frame_id]
 
@@ -231,7 +249,8 @@ class TrailsColumns:
 
     SCALARS = ("id", "family_id", "parent_id", "depth", "walk", "split", "stage", "rarity",
                "grammar", "domain", "role", "view", "frame_id", "template_id", "text", "prompt",
-               "completion", "conclusion", "valid", "expected", "label_flipped", "char_distance")
+               "completion", "conclusion", "valid", "expected", "logic", "label_flipped",
+               "char_distance")
 
     def __init__(self, labels: Sequence[str]) -> None:
         self.labels = list(labels)
@@ -254,10 +273,13 @@ class TrailsColumns:
                                   member.label_flipped))
             valid = not item.broken
             expected = trail.conclusion if valid else frame.fields[trail.steps[-1].field]
+            logic = None if frame.logic is None else frame.logic.row_json(
+                [s.field for s in trail.steps], member.flip)
             values = (row_ids[-1], family_id, parent, member.depth, member.walk, split, item.stage,
                       family_rarity, chain.qualified_name, item.domain, item.role, item.view,
                       item.frame_id, trail.template_id, trail.text, trail.prompt, trail.completion,
-                      trail.conclusion, valid, expected, member.label_flipped, member.char_distance)
+                      trail.conclusion, valid, expected, logic, member.label_flipped,
+                      member.char_distance)
             for column, value in zip(scalars, values):  # in SCALARS order
                 column.append(value)
             for step in trail.steps:

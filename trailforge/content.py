@@ -65,6 +65,8 @@ class Frame:
     distractors: frozenset[str] = frozenset()  # given steps that bear on no conclusion
     path: Path | None = None  # the domain file and line the frame starts at (for lint)
     line: int | None = None
+    logic: Any = None  # a generated world frame's program (worlds.generate.WorldLogic)
+    held_out: bool = False  # its families go to the `ood` split only (unseen vocabulary)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ class Member:
     op: str | None = None
     detail: str | None = None
     label_flipped: bool = False
+    flip: int | None = None  # the frame's flip this member (or an ancestor) applies
     distance: tuple[int, ...] | None = None
     base_distance: tuple[int, ...] | None = None
     char_distance: int | None = None
@@ -171,6 +172,7 @@ class FamilyGrower:
                 return Member(trail=trail, encoded=encoded, depth=parent.depth + 1, parent=parent_index,
                               walk=walk, op=op, detail=edit.detail,
                               label_flipped=parent.label_flipped or edit.label_flipped,
+                              flip=parent.flip if edit.flip is None else edit.flip,
                               distance=distances, base_distance=base_distances,
                               char_distance=char_distance(parent.trail.text, trail.text))
         return None

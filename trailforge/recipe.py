@@ -59,6 +59,15 @@ class Anchors(BaseModel):
         return v
 
 
+class Worlds(BaseModel):
+    """Generated world frames (docs/worlds.md): a `worlds` domain beside the curated ones."""
+
+    model_config = ConfigDict(extra="forbid")
+    frames: int = Field(ge=1)
+    ood_frames: int = Field(default=0, ge=0)  # frames of ood vocabulary, for the `ood` split
+    banks: str = "content/worlds/banks.yaml"
+
+
 class StagePlan(BaseModel):
     """One gene of the curriculum: a stage, the domains it draws on and how many trails per frame."""
 
@@ -101,6 +110,7 @@ class Recipe(BaseModel):
     #: Share of a judging role's renderings (a role template with `reject`) that show a broken
     #: chain: a conclusion that does not follow, which the role rejects (rows with valid false).
     broken_share: float = Field(default=0.3, ge=0, le=1)
+    worlds: Worlds | None = None
     splits: dict[str, float] = Field(
         default_factory=lambda: {"train": 0.9, "validation": 0.05, "test": 0.05})
     ood: OOD = Field(default_factory=OOD)

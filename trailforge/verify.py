@@ -334,6 +334,49 @@ def _check_trails(directory: Path, manifest: dict[str, Any], names: list[str], l
     _check_lineage(index, parent, step("lineage"))
     _check_splits(index, manifest, step("families and held-out splits"))
     _check_bound(index, parent, manifest, step("token bound"))
+    _check_worlds(directory, indexed, step("world logic"))
+
+
+def _check_worlds(directory: Path, names: list[str], check: Check) -> None:
+    """Every world row's `holds` is what the solver derives from its `logic`, and every flip of
+    a world row changes it (its parent's `holds` differs)."""
+    from .worlds.logic import WorldError, parse_logic, solve
+
+    derived: dict[str, bool] = {}
+    flips: list[tuple[str, str]] = []
+    for name in names:
+        try:
+            with pq.ParquetFile(directory / name) as file:
+                for batch in file.iter_batches(batch_size=_BATCH_ROWS,
+                                               columns=["id", "parent_id", "logic", "mutation"]):
+                    logic = batch["logic"]
+                    check.checked += batch.num_rows  # a row without logic is a curated row
+                    if logic.null_count == batch.num_rows:
+                        continue
+                    ops = pc.struct_field(batch["mutation"], "op").to_pylist()
+                    for row, parent, text, op in zip(batch["id"].to_pylist(),
+                                                     batch["parent_id"].to_pylist(),
+                                                     logic.to_pylist(), ops):
+                        if text is None:
+                            continue
+                        try:
+                            program, query, recorded = parse_logic(text)
+                            truth = query in solve(program)
+                        except WorldError as exc:
+                            check.fail(f"row {row}: {exc.message}")
+                            continue
+                        if truth != recorded:
+                            check.fail(f"row {row}: logic says holds={str(recorded).lower()}, "
+                                       f"the solver derives {str(truth).lower()}")
+                        derived[row] = truth
+                        if op == "flip":
+                            flips.append((row, parent))
+        except _READ_ERRORS as exc:
+            check.fail(f"{name}: unreadable ({exc})")
+    for row, parent in flips:
+        if parent in derived and derived[parent] == derived[row]:
+            check.fail(f"row {row}: a flip that leaves holds={str(derived[row]).lower()} as its "
+                       "parent had it")
 
 
 def _check_card(directory: Path, manifest: dict[str, Any], sizes: dict[str, int],
@@ -435,7 +478,7 @@ def verify(directory: Path, on_step: Callable[[str], None] | None = None) -> Rep
     labels = [t["label"] for t in manifest.get("tokenizers", [])]
     checks = {name: Check(name) for name in (
         "files match manifest", "trails schema", "row ids and text", "lineage",
-        "families and held-out splits", "token bound", "card matches files",
+        "families and held-out splits", "token bound", "world logic", "card matches files",
         "configs match trails")}
 
     def step(name: str) -> Check:

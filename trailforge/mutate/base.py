@@ -22,6 +22,7 @@ class Edit(NamedTuple):
     steps: tuple[Step, ...]
     label_flipped: bool = False
     kind: str = ""
+    flip: int | None = None  # which of the frame's flips a meaning-changing edit applies
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,9 @@ class FlipMutator:
             return  # a broken chain's conclusion is already wrong; a flip could make it right
         fields = [s.field for s in trail.steps]
         conclusion_field = fields[-1]
-        flips = [f for f in ctx.frame.flips if f.applies(trail.spec.stage, fields)]
-        for flip in shuffled(flips, rng):
+        flips = [(i, f) for i, f in enumerate(ctx.frame.flips)
+                 if f.applies(trail.spec.stage, fields)]
+        for number, flip in shuffled(flips, rng):
             index = fields.index(flip.step)
             text = trail.steps[index].text
             pattern = word_pattern(flip.source)
@@ -56,4 +57,4 @@ class FlipMutator:
                 moved = [f"{s.field} {s.relation} {s.connective!r}" for s, old in
                          zip(edited, trail.steps) if s.relation != old.relation]
                 yield Edit(op=self.op, detail=detail + "".join(f"; {m}" for m in moved),
-                           steps=edited, label_flipped=True)
+                           steps=edited, label_flipped=True, flip=number)

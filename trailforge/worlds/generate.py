@@ -1,0 +1,233 @@
+"""World frames: arguments generated from the rule language, true by construction.
+
+One world frame is a small defeasible program about an individual of some kind, told as the
+clause fields of a curated frame, so the whole pipeline (render, mutate, rows) takes it as it is:
+
+- premise: the rules and the fact ("in this valley, herons can fly unless they are hurt, herons
+  that can fly can reach the cliffs, herons that can reach the cliffs can nest on the cliffs, and
+  Pip is a heron"): a rule, its exception, two more hops;
+- consequence, consequence_2: the first two hops (Pip can fly; Pip can reach the cliffs);
+- complication: the exception applies (Pip is hurt): the conclusion is blocked;
+- resolution: an exception to the exception (Pip has been treated, which frees a hurt heron to
+  fly): the conclusion is restored;
+- premise_2: a distractor, a fact and a rule about another individual that bear on nothing.
+
+Each field contributes facts and rules; a row's program is what its chain shows, so every
+stage's conclusion is the solver's answer (`can` when the query holds, `cannot` when not), and
+every relation comes from the proof. Three flips by construction change one fact so that the rule
+stops applying (stage 1), the exception stops firing (stage 3), or the exception to the exception
+applies to someone else (stages 4-5); the solver gives each flipped conclusion.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..content import Domain, Flip, Frame, word_pattern
+from ..errors import ContentError
+from ..seeding import item_rng
+from ..yamlio import LineDict, load_yaml
+from .logic import Program, Rule, holds, logic_json
+
+#: The stage shapes of the default grammar that world frames are told for (a premise flip is true
+#: only where no consequence is shown).
+PREMISE_ONLY_STAGES = (1,)
+BANK_KEYS = ("places", "names", "kinds", "ood_kinds", "skills", "ood_skills", "conditions")
+
+
+@dataclass(frozen=True)
+class Banks:
+    """Word banks (content/worlds/banks.yaml); `ood_*` entries never occur outside `ood`."""
+
+    places: tuple[str, ...]
+    names: tuple[str, ...]
+    kinds: tuple[tuple[str, str], ...]
+    ood_kinds: tuple[tuple[str, str], ...]
+    skills: tuple[tuple[str, str, str], ...]
+    ood_skills: tuple[tuple[str, str, str], ...]
+    conditions: tuple[tuple[str, str], ...]
+
+
+def load_banks(path: Path) -> Banks:
+    """Load and check the word banks: every list present, entries of the right width, no entry
+    shared between train and ood lists."""
+    data = load_yaml(path, ContentError, "word banks")
+    if not isinstance(data, LineDict):
+        raise ContentError("word banks must be a mapping", file=path, line=1,
+                           hint=f"keys: {', '.join(BANK_KEYS)}")
+    widths = {"places": 0, "names": 0, "kinds": 2, "ood_kinds": 2, "skills": 3, "ood_skills": 3,
+              "conditions": 2}
+    values: dict[str, tuple] = {}
+    for key, width in widths.items():
+        raw = data.get(key)
+        line = data.key_lines.get(key, 1)
+        if not isinstance(raw, list) or len(raw) < 2:
+            raise ContentError(f"word banks: `{key}` must list at least two entries", file=path,
+                               line=line, hint=f"keys: {', '.join(BANK_KEYS)}")
+        for entry in raw:
+            words = [entry] if width == 0 else entry
+            if (width and (not isinstance(entry, list) or len(entry) != width)) or not all(
+                    isinstance(w, str) and w.strip() == w and w for w in words):
+                raise ContentError(f"word banks: `{key}` entry {entry!r} must be "
+                                   + ("a word" if width == 0 else f"a list of {width} phrases"),
+                                   file=path, line=line)
+        values[key] = tuple(raw if width == 0 else (tuple(e) for e in raw))
+    for key in ("kinds", "ood_kinds"):
+        same = [e[0] for e in values[key] if e[0] == e[1]]
+        if same:
+            raise ContentError(f"word banks: {same} in `{key}` have the same singular and plural",
+                               file=path, line=data.key_lines.get(key),
+                               hint="a world names its kind once in the singular; pick nouns "
+                               "with a distinct plural")
+    for key in ("kinds", "skills"):
+        shared = {e[0] for e in values[key]} & {e[0] for e in values[f"ood_{key}"]}
+        if shared:
+            raise ContentError(f"word banks: {sorted(shared)} are in both `{key}` and "
+                               f"`ood_{key}`", file=path, line=data.key_lines.get(f"ood_{key}"),
+                               hint="an ood entry must never occur in train")
+    return Banks(**values)
+
+
+@dataclass(frozen=True)
+class WorldLogic:
+    """The program behind a world frame: what each field contributes, and the flips' edits."""
+
+    facts: dict[str, frozenset[str]]  # field -> facts it states
+    rules: dict[str, tuple[Rule, ...]]  # field -> rules it states
+    replaces: dict[str, tuple[Rule, Rule]]  # field -> (rule it refines, the refined rule)
+    flips: tuple[tuple[str, str, str], ...]  # flip index -> (field, fact removed, fact added)
+    query: str
+
+    def program(self, fields: Sequence[str], flip: int | None = None) -> Program:
+        """The program a chain showing `fields` states (with flip `flip` applied)."""
+        facts: set[str] = set()
+        rules: list[Rule] = []
+        for name in fields:
+            facts |= self.facts.get(name, frozenset())
+            rules += self.rules.get(name, ())
+        for name in fields:
+            if name in self.replaces:
+                old, new = self.replaces[name]
+                rules = [new if rule == old else rule for rule in rules]
+        if flip is not None:
+            name, removed, added = self.flips[flip]
+            if name in fields:
+                facts = (facts - {removed}) | {added}
+        return Program(facts=frozenset(facts), rules=tuple(rules))
+
+    def holds(self, fields: Sequence[str], flip: int | None = None) -> bool:
+        return holds(self.program(fields, flip), self.query)
+
+    def row_json(self, fields: Sequence[str], flip: int | None = None) -> str:
+        """The `logic` column of a row whose chain shows `fields`."""
+        return logic_json(self.program(fields, flip), self.query)
+
+
+def _atom(predicate: str, name: str) -> str:
+    return f"{predicate.replace(' ', '_')}({name.lower()})"
+
+
+def _article(noun: str) -> str:
+    return "an" if noun[0] in "aeiou" else "a"
+
+
+#: The fields each stage of the default grammar shows, conclusion last.
+STAGE_FIELDS = {1: ("premise", "conclusion"), 2: ("premise", "consequence", "conclusion"),
+                3: ("premise", "consequence", "complication", "blocked"),
+                4: ("premise", "consequence", "complication", "resolution", "resolved"),
+                5: ("premise", "premise_2", "consequence", "consequence_2", "complication",
+                    "resolution", "resolved")}
+
+
+def world_frame(banks: Banks, seed: int, index: int, ood: bool = False) -> Frame:
+    """World frame number `index` (a pure function of the banks, the seed and the index); with
+    `ood`, its kind and skills come from the `ood_` lists only. Draws whose words would collide
+    (an anchor or a flip's words occurring twice in a step) are drawn again."""
+    for attempt in range(100):
+        frame = _draw(banks, item_rng(seed, "world", index, ood, attempt), index, ood)
+        words = [(f, w) for f, w in frame.anchors.items()] + [(f.step, f.source) for f in frame.flips]
+        if all(len(word_pattern(w).findall(frame.fields[f])) == 1 for f, w in words):
+            return frame
+    raise ContentError("the word banks are too small to draw a world frame whose words do not "
+                       "collide", hint="add places, names, kinds or skills to the banks")
+
+
+def _draw(banks: Banks, rng: random.Random, index: int, ood: bool) -> Frame:
+    """One draw of a world frame from `rng`."""
+    kinds = banks.ood_kinds if ood else banks.kinds
+    skills = banks.ood_skills if ood else banks.skills
+    place = rng.choice(banks.places)
+    name, other = rng.sample(banks.names, 2)
+    (kind, kinds_word), (kind2, kinds2_word) = rng.sample(kinds, 2)
+    flip_kind = rng.choice([k for k, _ in kinds if k != kind and _article(k) == _article(kind)]
+                           or [k for k, _ in kinds if k != kind])
+    (ability, step, outcome), (ability2, _, _) = rng.sample(skills, 2)
+    (state, remedy), (other_state, _) = rng.sample(banks.conditions, 2)
+
+    held = _atom("held_back", name)
+    rule_skill = Rule(then=_atom(ability, name), when=(_atom(kind, name),), unless=(held,))
+    exception = Rule(then=held, when=(_atom(state, name),))
+    refined = Rule(then=held, when=(_atom(state, name),), unless=(_atom(remedy, name),))
+    logic = WorldLogic(
+        facts={"premise": frozenset({_atom(kind, name)}),
+               "complication": frozenset({_atom(state, name)}),
+               "resolution": frozenset({_atom(remedy, name)}),
+               "premise_2": frozenset({_atom(kind2, other)})},
+        rules={"premise": (rule_skill, Rule(then=_atom(step, name), when=(_atom(ability, name),)),
+                           Rule(then=_atom(outcome, name), when=(_atom(step, name),)), exception),
+               "premise_2": (Rule(then=_atom(ability2, other), when=(_atom(kind2, other),)),)},
+        replaces={"resolution": (exception, refined)},
+        flips=(("premise", _atom(kind, name), _atom(flip_kind, name)),
+               ("complication", _atom(state, name), _atom(other_state, name)),
+               ("resolution", _atom(remedy, name), _atom(remedy, other))),
+        query=_atom(outcome, name))
+
+    def says(fields: Sequence[str], flip: int | None = None) -> str:
+        return f"{name} {'can' if logic.holds(fields, flip) else 'cannot'} {outcome}"
+
+    fields = {
+        "premise": f"in {place}, {kinds_word} can {ability} unless they are {state}, "
+                   f"{kinds_word} that can {ability} can {step}, {kinds_word} that can {step} can "
+                   f"{outcome}, and {name} is {_article(kind)} {kind}",
+        "consequence": f"{name} can {ability}",
+        "conclusion": says(STAGE_FIELDS[2]),
+        "complication": f"{name} is {state}",
+        "blocked": says(STAGE_FIELDS[3]),
+        "resolution": f"{name} has been {remedy}, which frees {_article(state)} {state} "
+                      f"{kind} to {ability}",
+        "resolved": says(STAGE_FIELDS[4]),
+        "premise_2": f"{other} is {_article(kind2)} {kind2}, and {kinds2_word} can {ability2}",
+        "consequence_2": f"{name} can {step}",
+    }
+    flips = (
+        Flip(step="premise", source=kind, target=flip_kind, stages=PREMISE_ONLY_STAGES,
+             conclusions={"conclusion": says(STAGE_FIELDS[1], 0)}),
+        Flip(step="complication", source=state, target=other_state,
+             relations={"complication": "adds"}, conclusions={"blocked": says(STAGE_FIELDS[3], 1)}),
+        Flip(step="resolution", source=name, target=other, relations={"resolution": "adds"},
+             conclusions={"resolved": says(STAGE_FIELDS[4], 2)}),
+    )
+    return Frame(id=f"world-{'ood-' if ood else ''}{index:06d}", domain="worlds", fields=fields,
+                 flips=flips, anchors={"premise": state, "consequence": ability,
+                                       "complication": state, "resolution": remedy,
+                                       "premise_2": kind2, "consequence_2": step},
+                 distractors=frozenset({"premise_2"}), logic=logic, held_out=ood)
+
+
+def world_domain(banks: Banks, seed: int, count: int, ood: int = 0) -> Domain:
+    """A domain of `count` world frames (and `ood` more from the ood vocabulary)."""
+    frames = [world_frame(banks, seed, i) for i in range(count)]
+    frames += [world_frame(banks, seed, i, ood=True) for i in range(ood)]
+    return Domain(name="worlds", title="Worlds", frames=tuple(frames), synonyms=())
+
+
+def describe(frame: Frame) -> dict[str, Any]:
+    """A frame's stages as text and logic, for docs and debugging."""
+    logic: WorldLogic = frame.logic
+    return {stage: {"fields": [frame.fields[f] for f in fields if f in frame.fields],
+                    "logic": logic.row_json(fields)} for stage, fields in STAGE_FIELDS.items()}
+
+
