@@ -54,6 +54,15 @@ def counts(rows: list[dict]) -> list[str]:
     ]
 
 
+def header(row: dict) -> str:
+    """A sampled row's origin; a stage-5 row says whether its second premise is a distractor."""
+    text = f"{row['domain']}/{row['frame_id']}, stage {row['stage']}, {row['role']}/{row['view']}"
+    if row["stage"] == 5:
+        text += ", premise_2 is a " + ("distractor" if any(s["distractor"] for s in row["steps"])
+                                       else "premise that takes part")
+    return text + ("" if row["valid"] else ", BROKEN")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("directory", type=Path)
@@ -66,20 +75,18 @@ def main() -> None:
     bases = [r for r in rows if r["depth"] == 0]
     lines = [f"# Review sample of {args.directory} (seed {args.seed})", "", "## Counts", "",
              *counts(rows), "", f"## {args.bases} base trails", ""]
-    for i, row in enumerate(rng.sample(bases, args.bases), 1):
-        lines += [f"### B{i}. {row['domain']}/{row['frame_id']}, stage {row['stage']}, "
-                  f"{row['role']}/{row['view']}{'' if row['valid'] else ', BROKEN'}", "",
-                  "```", row["text"], "```", ""]
+    sampled = rng.sample(bases, args.bases)
+    for i, row in enumerate(sampled, 1):
+        lines += [f"### B{i}. {header(row)}", "", "```", row["text"], "```", ""]
     by_family: dict[str, list[dict]] = {}
     for row in rows:
         by_family.setdefault(row["family_id"], []).append(row)
-    lines += [f"## {args.families} families", ""]
-    for i, family_id in enumerate(rng.sample(sorted(by_family), args.families), 1):
+    taken = {row["family_id"] for row in sampled}
+    lines += [f"## {args.families} families (none of them among the base trails above)", ""]
+    for i, family_id in enumerate(rng.sample(sorted(set(by_family) - taken), args.families), 1):
         family = by_family[family_id]
         base = family[0]
-        lines += [f"### F{i}. {base['domain']}/{base['frame_id']}, stage {base['stage']}, "
-                  f"{base['role']}/{base['view']}{'' if base['valid'] else ', BROKEN'}", "",
-                  "```", base["text"], "```", ""]
+        lines += [f"### F{i}. {header(base)}", "", "```", base["text"], "```", ""]
         for row in family[1:]:
             m = row["mutation"]
             lines.append(f"- depth {row['depth']} {m['op']}: {m['detail']}")

@@ -181,7 +181,7 @@ def tampered(mini_build, tmp_path, change):
     """A copy of the mini build whose first trails file has `change` applied to its rows."""
     copy = tmp_path / "copy"
     shutil.copytree(mini_build, copy)
-    path = sorted((copy / "data" / "trails").glob("*.parquet"))[0]
+    path = copy / "data" / "trails" / "train-00000-of-00001.parquet"
     table = pq.read_table(path)
     rows = table.to_pylist()
     change(rows)
@@ -344,3 +344,12 @@ def test_bad_frames_stop_the_build_with_file_and_line(mini_copy, monkeypatch, ol
     assert result.exit_code == 2 and message in result.output
     assert f"physics.yaml:{line}" in result.output and "Traceback" not in result.output
     assert not (mini_copy / "out").exists()  # nothing written
+
+
+def test_lint_finds_a_clause_that_doubles_its_connective(mini_copy):
+    domain = mini_copy / "content" / "domains" / "cooking.yaml"
+    domain.write_text(domain.read_text().replace("consequence: the yeast produces",
+                                                 "consequence: then the yeast produces"))
+    findings = lint(load_recipe(mini_copy / "trailforge.yaml"))
+    assert {f.rule for f in findings} == {"doubled-word"}
+    assert "'Then' before consequence" in findings[0].message

@@ -161,13 +161,14 @@ def _usable(frame: Frame, chain: Chain) -> bool:
 
 def wrong_conclusions(frame: Frame, stage: int, chain: Chain) -> list[str]:
     """Conclusions that do *not* follow from a stage's chain of `frame`: the flipped conclusion on
-    the unflipped chain, and the conclusion of the stage before, which ignores the last given step
-    (the complication for `blocked`, the resolution for `resolved`)."""
+    the unflipped chain; for a world frame also the conclusion of the stage before, which ignores
+    the last given step (the solver says it no longer holds; a curated frame's earlier
+    conclusion may still be true, so it is never used)."""
     fields = [s.field for s in chain.slots if s.field in frame.fields]
     field = fields[-1]
     wrong = [f.conclusions[field] for f in frame.flips if f.applies(stage, fields)]
     earlier = {"blocked": "conclusion", "resolved": "blocked"}.get(field)
-    if earlier in frame.fields:
+    if frame.logic is not None and earlier in frame.fields:
         wrong.append(frame.fields[earlier])
     return [w for w in dict.fromkeys(wrong) if w != frame.fields[field]]
 
@@ -322,11 +323,16 @@ class TrailsColumns:
 def base_steps(chain: Chain, frame: Frame, ctx: MutationContext,
                rng: random.Random) -> tuple[Step, ...]:
     """A chain's steps filled from a frame: each step's relation (the frame's, else the slot's)
-    and a connective of that relation drawn from `rng`, none repeated within the trail."""
+    and a connective of that relation drawn from `rng`, none repeated within the trail. A
+    distractor stands right before the complication, so no inferred step seems to follow from it."""
+    slots = [s for s in chain.slots if s.field in frame.fields]
+    contrast = next((i for i, s in enumerate(slots) if s.kind == "complication"), None)
+    if contrast is not None and any(s.field in frame.distractors for s in slots[:contrast]):
+        moved = [s for s in slots[:contrast] if s.field in frame.distractors]
+        slots = [s for s in slots[:contrast] if s.field not in frame.distractors] + moved \
+            + slots[contrast:]
     steps: tuple[Step, ...] = ()
-    for slot in chain.slots:
-        if slot.field not in frame.fields:
-            continue
+    for slot in slots:
         relation = frame.relations.get(slot.field, slot.relation)
         step = Step(kind=slot.kind, field=slot.field, relation=relation, connective="",
                     text=frame.fields[slot.field])

@@ -269,6 +269,7 @@ def lint(directory: Path | None, recipe: Path | None) -> None:
       certainty-on-fact     clearly/surely/... opening a stated fact
       flip-edit             a flip that edits more or less than its step, or keeps the conclusion
       stratified-splits     a domain with enough frames missing from a split
+      doubled-word          a connective ending with the word its clause starts with
     """
     from .lint import lint as run_lint
     from .recipe import load_recipe

@@ -10,7 +10,9 @@ a built version's `trails` rows (findings name the file and the row id). Rules:
 - `certainty-on-fact`: no certainty word (clearly, surely, ...) opening a stated fact;
 - `flip-edit`: a flip edits exactly its named step (and the connectives of steps it re-relates)
   and yields a different conclusion; it applies in some stage;
-- `stratified-splits`: every domain with enough frames reaches every split.
+- `stratified-splits`: every domain with enough frames reaches every split;
+- `doubled-word`: no connective a step may take ends with the word its clause starts with
+  ("This means that that ...").
 """
 
 from __future__ import annotations
@@ -101,6 +103,15 @@ def lint_content(grammar: Grammar, content: Content, base: Path,
                             text.split()[0].lower() in CERTAINTY_WORDS:
                         yield Finding("certainty-on-fact", where, f"{frame.id}: {slot.field} "
                                       f"states a fact but opens with {text.split()[0]!r}")
+                for slot in chain.slots:
+                    text = frame.fields.get(slot.field)
+                    relation = frame.relations.get(slot.field, slot.relation)
+                    first = text.split(" ", 1)[0].lower() if text else None
+                    for connectives in [grammar.relations, *registers.values()]:
+                        for c in connectives[relation]:
+                            if c.rstrip(",").split(" ")[-1].lower() == first:
+                                yield Finding("doubled-word", where, f"{frame.id}: {c!r} before "
+                                              f"{slot.field} {text[:30]!r}")
                 used = defaultdict(int)
                 for slot in chain.slots:
                     if slot.field in frame.fields:

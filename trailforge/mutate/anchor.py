@@ -31,10 +31,12 @@ class AnchorMutator:
         last = len(trail.steps) - 1
         candidates = []
         for index, step in enumerate(trail.steps):
-            if index == last and not ctx.anchors_in_completion:
-                continue
-            words = [ctx.frame.anchors.get(step.field)]
-            words += [f.source for f in ctx.frame.flips if f.step == step.field]
+            if (index == last and not ctx.anchors_in_completion) \
+                    or step.field in ctx.frame.distractors:
+                continue  # a distractor's words decide nothing
+            anchor = ctx.frame.anchors.get(step.field)
+            words = [anchor] if anchor else [f.source for f in ctx.frame.flips
+                                             if f.step == step.field]
             for word in dict.fromkeys(w for w in words if w):
                 if all(w.lower() in FUNCTION_WORDS for w in word.split()):
                     continue  # a flip may edit "no" or "more"; an anchor marks content words

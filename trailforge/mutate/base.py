@@ -61,8 +61,9 @@ class Mutator(Protocol):
 
 
 def connective_key(connective: str) -> str:
-    """A connective without case and punctuation, to tell repeats ("So" and "so,")."""
-    return connective.lower().rstrip(",;:")
+    """A connective's first word, without case and punctuation, to tell repeats: "So" and
+    "So then", "But" and "But notice that" count as the same connective in one trail."""
+    return connective.split(" ", 1)[0].lower().rstrip(",;:")
 
 
 def with_step(steps: tuple[Step, ...], index: int, **changes: str) -> tuple[Step, ...]:

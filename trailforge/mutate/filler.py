@@ -14,10 +14,16 @@ from ..render import Step, Trail
 from .base import Edit, MutationContext, shuffled, with_step
 
 
+#: Words of a hedged claim: a booster before one ("clearly likely") contradicts the hedge.
+HEDGES = frozenset({"likely", "unlikely", "may", "might", "probably", "possibly", "perhaps",
+                    "seems", "seem", "tends", "tend", "usually", "often", "generally"})
+
+
 def accepts_filler(step: Step) -> bool:
-    """An inferred step whose connective ends in a comma or is one word ("Therefore, clearly
-    ...", "Then clearly ...")."""
-    return step.relation in INFERRED_RELATIONS and (step.connective.endswith(",") or " " not in step.connective)
+    """An inferred, unhedged step whose connective ends in a comma or is one word ("Therefore,
+    clearly ...", "Then clearly ...")."""
+    return (step.relation in INFERRED_RELATIONS and not HEDGES & set(step.text.lower().split())
+            and (step.connective.endswith(",") or " " not in step.connective))
 
 
 class FillerMutator:

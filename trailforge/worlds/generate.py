@@ -8,8 +8,8 @@ clause fields of a curated frame, so the whole pipeline (render, mutate, rows) t
   Pip is a heron"): a rule, its exception, two more hops;
 - consequence, consequence_2: the first two hops (Pip can fly; Pip can reach the cliffs);
 - complication: the exception applies (Pip is hurt): the conclusion is blocked;
-- resolution: an exception to the exception (Pip has been treated, which frees a hurt heron to
-  fly): the conclusion is restored;
+- resolution: an exception to the exception (Pip wears a charm, which lets a hurt heron fly
+  anyway): the conclusion is restored;
 - premise_2: a distractor, a fact and a rule about another individual that bear on nothing.
 
 Each field contributes facts and rules; a row's program is what its chain shows, so every
@@ -35,7 +35,7 @@ from .logic import Program, Rule, holds, logic_json
 #: The stage shapes of the default grammar that world frames are told for (a premise flip is true
 #: only where no consequence is shown).
 PREMISE_ONLY_STAGES = (1,)
-BANK_KEYS = ("places", "names", "kinds", "ood_kinds", "skills", "ood_skills", "conditions")
+BANK_KEYS = ("places", "names", "kinds", "ood_kinds", "skills", "ood_skills", "states", "items")
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,8 @@ class Banks:
     ood_kinds: tuple[tuple[str, str], ...]
     skills: tuple[tuple[str, str, str], ...]
     ood_skills: tuple[tuple[str, str, str], ...]
-    conditions: tuple[tuple[str, str], ...]
+    states: tuple[str, ...]
+    items: tuple[str, ...]
 
 
 def load_banks(path: Path) -> Banks:
@@ -59,7 +60,7 @@ def load_banks(path: Path) -> Banks:
         raise ContentError("word banks must be a mapping", file=path, line=1,
                            hint=f"keys: {', '.join(BANK_KEYS)}")
     widths = {"places": 0, "names": 0, "kinds": 2, "ood_kinds": 2, "skills": 3, "ood_skills": 3,
-              "conditions": 2}
+              "states": 0, "items": 0}
     values: dict[str, tuple] = {}
     for key, width in widths.items():
         raw = data.get(key)
@@ -165,7 +166,9 @@ def _draw(banks: Banks, rng: random.Random, index: int, ood: bool) -> Frame:
     flip_kind = rng.choice([k for k, _ in kinds if k != kind and _article(k) == _article(kind)]
                            or [k for k, _ in kinds if k != kind])
     (ability, step, outcome), (ability2, _, _) = rng.sample(skills, 2)
-    (state, remedy), (other_state, _) = rng.sample(banks.conditions, 2)
+    state, other_state = rng.sample(banks.states, 2)
+    item = rng.choice(banks.items)
+    remedy = f"wears {_article(item)} {item}"
 
     held = _atom("held_back", name)
     rule_skill = Rule(then=_atom(ability, name), when=(_atom(kind, name),), unless=(held,))
@@ -196,8 +199,8 @@ def _draw(banks: Banks, rng: random.Random, index: int, ood: bool) -> Frame:
         "conclusion": says(STAGE_FIELDS[2]),
         "complication": f"{name} is {state}",
         "blocked": says(STAGE_FIELDS[3]),
-        "resolution": f"{name} has been {remedy}, which frees {_article(state)} {state} "
-                      f"{kind} to {ability}",
+        "resolution": f"{name} {remedy}, which lets {_article(state)} {state} {kind} "
+                      f"{ability} anyway",
         "resolved": says(STAGE_FIELDS[4]),
         "premise_2": f"{other} is {_article(kind2)} {kind2}, and {kinds2_word} can {ability2}",
         "consequence_2": f"{name} can {step}",
@@ -212,7 +215,7 @@ def _draw(banks: Banks, rng: random.Random, index: int, ood: bool) -> Frame:
     )
     return Frame(id=f"world-{'ood-' if ood else ''}{index:06d}", domain="worlds", fields=fields,
                  flips=flips, anchors={"premise": state, "consequence": ability,
-                                       "complication": state, "resolution": remedy,
+                                       "complication": state, "resolution": item,
                                        "premise_2": kind2, "consequence_2": step},
                  distractors=frozenset({"premise_2"}), logic=logic, held_out=ood)
 
@@ -221,7 +224,7 @@ def world_domain(banks: Banks, seed: int, count: int, ood: int = 0) -> Domain:
     """A domain of `count` world frames (and `ood` more from the ood vocabulary)."""
     frames = [world_frame(banks, seed, i) for i in range(count)]
     frames += [world_frame(banks, seed, i, ood=True) for i in range(ood)]
-    return Domain(name="worlds", title="Worlds", frames=tuple(frames), synonyms=())
+    return Domain(name="worlds", title="Logic", frames=tuple(frames), synonyms=())
 
 
 def describe(frame: Frame) -> dict[str, Any]:
