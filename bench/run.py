@@ -27,6 +27,8 @@ SCALES = {
     "full": {"trails_per_frame": 24, "variants_per_trail": 10, "walks": 2, "walk_depth": 3},
     "small": {"trails_per_frame": 2, "variants_per_trail": 6, "walks": 1, "walk_depth": 3},
 }
+#: World frames the worlds recipe (recipes/worlds.yaml) is built with at each scale.
+WORLD_FRAMES = {"full": 100_000, "small": 5_000}
 
 
 def run_python(code: str) -> dict:
@@ -57,6 +59,36 @@ start = time.perf_counter()
 built = build_version(recipe, workers={workers})
 result.update(seconds=time.perf_counter() - start, rows=built.rows, path=str(built.path),
               variants=built.rows - built.stats["by_op"].get("base", 0))
+""")
+
+
+def build_worlds(out: str, frames: int, workers: int) -> dict:
+    """The worlds recipe at `frames` world frames: build rows/s, and the share of the build spent
+    generating the frames (in the parent, before the shards)."""
+    return run_python(f"""
+import time
+from trailforge.factory import build_version
+from trailforge.recipe import load_recipe
+recipe = load_recipe({str(ROOT / 'recipes' / 'worlds.yaml')!r}, output={out!r}, name="bench-worlds",
+                     worlds={{"frames": {frames}, "ood_frames": {frames // 20},
+                              "stages_per_frame": 1, "banks": "../content/worlds/banks.yaml"}})
+start = time.perf_counter()
+built = build_version(recipe, workers={workers})
+result.update(seconds=time.perf_counter() - start, rows=built.rows, frames={frames})
+""")
+
+
+def world_generation_rate(frames: int) -> dict:
+    """World frames generated per second (one process), from the shipped word banks."""
+    return run_python(f"""
+import time
+from pathlib import Path
+from trailforge.worlds.generate import load_banks, world_domain
+banks = load_banks(Path({str(ROOT / 'content' / 'worlds' / 'banks.yaml')!r}))
+start = time.perf_counter()
+domain = world_domain(banks, seed=1, count={frames})
+seconds = time.perf_counter() - start
+result.update(frames={frames}, seconds=seconds, frames_per_s={frames} / seconds)
 """)
 
 
@@ -105,7 +137,7 @@ if naw is not None:
         aug.augment(bases[i % len(bases)])
     seconds = time.perf_counter() - start
     result.update(variants=n, seconds=seconds, variants_per_s=n / seconds)
-""") or None
+""")
 
 
 def reasoning_gym_rate() -> dict | None:
@@ -120,7 +152,7 @@ if reasoning_gym is not None:
     items = list(reasoning_gym.create_dataset("propositional_logic", size=2000, seed=1))
     seconds = time.perf_counter() - start
     result.update(items=len(items), seconds=seconds, items_per_s=len(items) / seconds)
-""") or None
+""")
 
 
 def main() -> None:
@@ -152,7 +184,15 @@ def main() -> None:
         bound = lower_bound(reference["path"])
         print("peers...", file=sys.stderr)
         peer = nlpaug_rate(reference["path"], reference["variants"])
+        peer = peer if "variants_per_s" in peer else None  # nlpaug is not installed
         gym = reasoning_gym_rate()
+        gym = gym if "items_per_s" in gym else None  # reasoning-gym is not installed
+        print("worlds...", file=sys.stderr)
+        generation = world_generation_rate(min(WORLD_FRAMES[args.scale], 20_000))
+        worlds = build_worlds(tmp, WORLD_FRAMES[args.scale], 1)
+        worlds.update(rows_per_s=worlds["rows"] / worlds["seconds"],
+                      generation_share=(worlds["frames"] * 1.05 / generation["frames_per_s"])
+                      / worlds["seconds"])
     one = next(b for b in builds if b["workers"] == 1) if any(b["workers"] == 1 for b in builds) \
         else reference
     results = {
@@ -167,6 +207,10 @@ def main() -> None:
         "lower_bound": {k: round(v, 3) if isinstance(v, float) else v for k, v in bound.items()},
         "nlpaug_random_word_aug": peer,
         "reasoning_gym_propositional_logic": gym,
+        "worlds": {"generation": generation,
+                   "build_1_worker": {k: round(v, 3) if isinstance(v, float) else v
+                                      for k, v in worlds.items()},
+                   "curated_rows_per_s_1_worker": round(one["rows_per_s"], 1)},
         "notes": "build_over_lower_bound and speedup_vs_nlpaug compare the 1-worker build with "
                  "single-process baselines (same cores).",
     }
@@ -187,6 +231,9 @@ def main() -> None:
         print(f"{'speedup vs nlpaug':44} {results['speedup_vs_nlpaug']:>14.2f}")
     if gym:
         print(f"{'reasoning-gym propositional_logic items/s':44} {gym['items_per_s']:>14.0f}")
+    print(f"{'world frames generated/s':44} {generation['frames_per_s']:>14.0f}")
+    print(f"{'worlds recipe rows/s (1 worker)':44} {worlds['rows_per_s']:>14.0f}")
+    print(f"{'  share of it spent generating':44} {worlds['generation_share']:>14.1%}")
     print(f"wrote {args.out}")
 
 

@@ -56,6 +56,7 @@ class Inputs:
     content: Content
     renderer: Renderer
     tokenizers: list[Tokenizer]
+    splits: dict[tuple[str, str], str]  # (domain, frame id) -> split (see frame_splits)
     drift_model: Any = None  # a drift.model.DriftModel when the recipe sets max_drift
 
     @property
@@ -73,7 +74,8 @@ def load_inputs(recipe: Recipe) -> Inputs:
                           file=recipe.base_dir / "trailforge.yaml",
                           hint=f"defined stages: {sorted(grammar.stages)}")
     domains = None if recipe.domains == "all" else list(recipe.domains)
-    content = load_content(recipe.path(recipe.content), domains, frozenset(grammar.relations))
+    content = load_content(recipe.path(recipe.content), domains, frozenset(grammar.relations),
+                           allow_none=recipe.worlds is not None)  # a worlds-only recipe
     if recipe.worlds is not None:
         content = with_worlds(content, recipe)
     unknown_stage_domains = sorted({d for p in recipe.curriculum if p.domains != "all"
@@ -110,7 +112,8 @@ def load_inputs(recipe: Recipe) -> Inputs:
                               f"{recipe.max_drift.model!r}",
                               hint=f"use one of {', '.join(drift_model.measures)}")
     return Inputs(recipe=recipe, grammar=grammar, content=content, renderer=renderer,
-                  tokenizers=tokenizers, drift_model=drift_model)
+                  tokenizers=tokenizers, splits=frame_splits(recipe, content),
+                  drift_model=drift_model)
 
 
 def with_worlds(content: Content, recipe: Recipe) -> Content:
@@ -173,6 +176,15 @@ def wrong_conclusions(frame: Frame, stage: int, chain: Chain) -> list[str]:
     return [w for w in dict.fromkeys(wrong) if w != frame.fields[field]]
 
 
+def world_stages(recipe: Recipe, frame: Frame) -> list[int]:
+    """The curriculum stages a world frame is rendered at: all, or `worlds.stages_per_frame` of
+    them drawn per frame (many distinct worlds for the rows of few)."""
+    count = recipe.worlds.stages_per_frame if recipe.worlds else None
+    if count is None or count >= len(recipe.stages):
+        return recipe.stages
+    return item_rng(recipe.seed, "world-stages", frame.id).sample(recipe.stages, count)
+
+
 def plan(inputs: Inputs) -> list[WorkItem]:
     """Every base trail of the build, in a stable pseudo-random order (a prefix is a fair sample).
     A share (`broken_share`) of the renderings by a judging role (one whose template defines
@@ -188,7 +200,8 @@ def plan(inputs: Inputs) -> list[WorkItem]:
             if gene.domains != "all" and domain.name not in gene.domains:
                 continue
             for frame in domain.frames:
-                if not _usable(frame, chain):
+                if not _usable(frame, chain) or (frame.logic is not None
+                                                 and stage not in world_stages(recipe, frame)):
                     continue
                 rng = item_rng(recipe.seed, "renderings", stage, domain.name, frame.id)
                 picks = rng.sample(combos, min(per_frame, len(combos)))
@@ -346,7 +359,7 @@ def base_trail(inputs: Inputs, item: WorkItem, rng: random.Random) -> tuple[Trai
     """Render an item's base trail (connectives drawn from `rng`) and its mutation context."""
     chain = inputs.grammar.stages[item.stage]
     domain = inputs.content.domains[item.domain]
-    frame = next(f for f in domain.frames if f.id == item.frame_id)
+    frame = domain.frame(item.frame_id)
     recipe, lexicon = inputs.recipe, inputs.content.lexicon
     relations = inputs.renderer.register(item.role, inputs.grammar.relations)
     ctx = MutationContext(chain=chain, frame=frame, relations=relations,
@@ -373,7 +386,7 @@ def build_rows(inputs: Inputs, items: Sequence[WorkItem]) -> tuple[pa.Table, Mut
                           recipe.max_token_distance, recipe.variants_per_trail, recipe.walks,
                           recipe.walk_depth, flip_bound=recipe.max_flip_distance)
     rows = TrailsColumns([t.label for t in inputs.tokenizers])
-    splits = frame_splits(recipe, inputs.content)
+    splits = inputs.splits
     for item in items:
         rng = item_rng(recipe.seed, "family", item.key)
         base, ctx = base_trail(inputs, item, rng)

@@ -76,6 +76,14 @@ class Domain:
     frames: tuple[Frame, ...]
     synonyms: tuple[tuple[str, ...], ...]
 
+    def frame(self, frame_id: str) -> Frame:
+        """The frame with this id (an index is built on first use: a worlds domain holds 10^5)."""
+        index = self.__dict__.get("_index")
+        if index is None:
+            index = {f.id: f for f in self.frames}
+            object.__setattr__(self, "_index", index)
+        return index[frame_id]
+
 
 @dataclass(frozen=True)
 class Lexicon:
@@ -331,7 +339,7 @@ def load_lexicon(path: Path) -> Lexicon:
 
 
 def load_content(directory: Path, domains: list[str] | None = None,
-                 relations: frozenset[str] | None = None) -> Content:
+                 relations: frozenset[str] | None = None, allow_none: bool = False) -> Content:
     """Load `directory/domains/*.yaml` (or only the named ones) and `directory/lexicon.yaml`;
     relations that frames name must be among `relations` (the grammar's), when given."""
     domain_dir = directory / "domains"
@@ -344,7 +352,7 @@ def load_content(directory: Path, domains: list[str] | None = None,
     if missing:
         raise ContentError(f"unknown domains {missing}", file=domain_dir,
                            hint=f"available: {', '.join(sorted(available)) or 'none'}")
-    if not wanted:
+    if not wanted and not allow_none:
         raise ContentError("no domain files found", file=domain_dir,
                            hint="add content/domains/<domain>.yaml (see docs/content.md)")
     loaded = {name: load_domain(available[name], relations) for name in wanted}

@@ -66,6 +66,7 @@ class Worlds(BaseModel):
     frames: int = Field(ge=1)
     ood_frames: int = Field(default=0, ge=0)  # frames of ood vocabulary, for the `ood` split
     banks: str = "content/worlds/banks.yaml"
+    stages_per_frame: int | None = Field(default=None, ge=1)  # None: every curriculum stage
 
 
 class StagePlan(BaseModel):

@@ -3,9 +3,11 @@
 One world frame is a small defeasible program about an individual of some kind, told as the
 clause fields of a curated frame, so the whole pipeline (render, mutate, rows) takes it as it is:
 
-- premise: the rules and the fact ("in this valley, herons can fly unless they are hurt, herons
-  that can fly can reach the cliffs, herons that can reach the cliffs can nest on the cliffs, and
-  Pip is a heron"): a rule, its exception, two more hops;
+- premise: the closed world, the rules and the fact ("in this valley, where a creature can do only
+  what these rules allow, herons can fly unless they are hurt, herons that can fly can reach the
+  cliffs, herons that can reach the cliffs can nest on the cliffs, and Pip is a heron"): a rule,
+  its exception, two more hops. Saying that the world is closed makes "cannot" follow in plain
+  English too, not only under the solver's closed-world semantics;
 - consequence, consequence_2: the first two hops (Pip can fly; Pip can reach the cliffs);
 - complication: the exception applies (Pip is hurt): the conclusion is blocked;
 - resolution: an exception to the exception (Pip wears a charm, which lets a hurt heron fly
@@ -21,6 +23,7 @@ applies to someone else (stages 4-5); the solver gives each flipped conclusion.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,12 +146,38 @@ STAGE_FIELDS = {1: ("premise", "conclusion"), 2: ("premise", "consequence", "con
                     "resolution", "resolved")}
 
 
+def core_count(banks: Banks, ood: bool = False) -> int:
+    """How many distinct cores (individual, kind, skill, exception) the banks allow: frames
+    numbered below it never share a core, so their programs differ at every stage."""
+    kinds, skills = (banks.ood_kinds, banks.ood_skills) if ood else (banks.kinds, banks.skills)
+    return len(banks.names) * len(kinds) * len(skills) * len(banks.states)
+
+
+def _core(banks: Banks, seed: int, index: int, ood: bool) -> tuple[str, tuple, tuple, str]:
+    """Frame `index`'s core: index -> a seeded permutation of all cores (an affine map modulo
+    their number, with a multiplier coprime to it), read in mixed radix."""
+    kinds, skills = (banks.ood_kinds, banks.ood_skills) if ood else (banks.kinds, banks.skills)
+    count = core_count(banks, ood)
+    rng = item_rng(seed, "world-cores", ood)
+    step = rng.randrange(1, count)
+    while math.gcd(step, count) != 1:
+        step += 1
+    code = (index * step + rng.randrange(count)) % count
+    code, name = divmod(code, len(banks.names))
+    code, kind = divmod(code, len(kinds))
+    state, skill = divmod(code, len(skills))
+    return banks.names[name], kinds[kind], skills[skill], banks.states[state]
+
+
 def world_frame(banks: Banks, seed: int, index: int, ood: bool = False) -> Frame:
     """World frame number `index` (a pure function of the banks, the seed and the index); with
-    `ood`, its kind and skills come from the `ood_` lists only. Draws whose words would collide
-    (an anchor or a flip's words occurring twice in a step) are drawn again."""
+    `ood`, its kind and skills come from the `ood_` lists only. Frames numbered below
+    `core_count` have distinct cores; the rest of a frame (place, distractor, item, surface
+    forms, flip targets) is drawn from its own seeded RNG, again where its words would collide
+    (an anchor or a flip's words occurring twice in a step)."""
+    core = _core(banks, seed, index, ood)
     for attempt in range(100):
-        frame = _draw(banks, item_rng(seed, "world", index, ood, attempt), index, ood)
+        frame = _draw(banks, core, item_rng(seed, "world", index, ood, attempt), index, ood)
         words = [(f, w) for f, w in frame.anchors.items()] + [(f.step, f.source) for f in frame.flips]
         if all(len(word_pattern(w).findall(frame.fields[f])) == 1 for f, w in words):
             return frame
@@ -156,17 +185,19 @@ def world_frame(banks: Banks, seed: int, index: int, ood: bool = False) -> Frame
                        "collide", hint="add places, names, kinds or skills to the banks")
 
 
-def _draw(banks: Banks, rng: random.Random, index: int, ood: bool) -> Frame:
-    """One draw of a world frame from `rng`."""
+def _draw(banks: Banks, core: tuple[str, tuple, tuple, str], rng: random.Random, index: int,
+          ood: bool) -> Frame:
+    """One draw of a world frame around its core, the rest from `rng`."""
     kinds = banks.ood_kinds if ood else banks.kinds
     skills = banks.ood_skills if ood else banks.skills
+    name, (kind, kinds_word), (ability, step, outcome), state = core
     place = rng.choice(banks.places)
-    name, other = rng.sample(banks.names, 2)
-    (kind, kinds_word), (kind2, kinds2_word) = rng.sample(kinds, 2)
+    other = rng.choice([n for n in banks.names if n != name])
+    kind2, kinds2_word = rng.choice([k for k in kinds if k[0] != kind])
     flip_kind = rng.choice([k for k, _ in kinds if k != kind and _article(k) == _article(kind)]
                            or [k for k, _ in kinds if k != kind])
-    (ability, step, outcome), (ability2, _, _) = rng.sample(skills, 2)
-    state, other_state = rng.sample(banks.states, 2)
+    ability2 = rng.choice([s for s in skills if s[0] != ability])[0]
+    other_state = rng.choice([s for s in banks.states if s != state])
     item = rng.choice(banks.items)
     remedy = f"wears {_article(item)} {item}"
 
@@ -191,18 +222,23 @@ def _draw(banks: Banks, rng: random.Random, index: int, ood: bool) -> Frame:
     def says(fields: Sequence[str], flip: int | None = None) -> str:
         return f"{name} {'can' if logic.holds(fields, flip) else 'cannot'} {outcome}"
 
-    fields = {
-        "premise": f"in {place}, {kinds_word} can {ability} unless they are {state}, "
-                   f"{kinds_word} that can {ability} can {step}, {kinds_word} that can {step} can "
-                   f"{outcome}, and {name} is {_article(kind)} {kind}",
+    rules = (f"{kinds_word} can {ability} unless they are {state}, {kinds_word} that can {ability} "
+             f"can {step}, {kinds_word} that can {step} can {outcome}")
+    who = f"{name} is {_article(kind)} {kind}"
+    lets = f"{_article(state)} {state} {kind}"
+    world = f"{place}, where a creature can do only what these rules allow"  # the closed world
+    fields = {  # several surface forms of one logical form, drawn per frame
+        "premise": rng.choice([f"{world}, {rules}, and {who}", f"{who} {world}: {rules}"]),
         "consequence": f"{name} can {ability}",
         "conclusion": says(STAGE_FIELDS[2]),
         "complication": f"{name} is {state}",
         "blocked": says(STAGE_FIELDS[3]),
-        "resolution": f"{name} {remedy}, which lets {_article(state)} {state} {kind} "
-                      f"{ability} anyway",
+        "resolution": rng.choice([f"{name} {remedy}, which lets {lets} {ability} anyway",
+                                  f"{lets} that {remedy} can still {ability}, and {name} wears one"]),
         "resolved": says(STAGE_FIELDS[4]),
-        "premise_2": f"{other} is {_article(kind2)} {kind2}, and {kinds2_word} can {ability2}",
+        "premise_2": rng.choice([f"{other} is {_article(kind2)} {kind2}, and {kinds2_word} can "
+                                 f"{ability2}", f"{kinds2_word} can {ability2}, and {other} is "
+                                 f"{_article(kind2)} {kind2}"]),
         "consequence_2": f"{name} can {step}",
     }
     flips = (

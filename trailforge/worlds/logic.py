@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Iterable
 
 from ..errors import TrailforgeError
@@ -49,24 +50,40 @@ class Program:
 
 def strata(program: Program) -> dict[str, int]:
     """Each atom's stratum: at least its `if` atoms', above its `unless` atoms'. Raises WorldError
-    for a program where an atom depends on itself through an `unless` (no stratification)."""
-    atoms = set(program.facts) | {a for r in program.rules for a in (r.then, *r.when, *r.unless)}
-    level = dict.fromkeys(atoms, 0)
-    for _ in range(len(atoms) + 1):
+    for a program where an atom depends on itself through an `unless` (no stratification).
+
+    Strata depend only on the shape of the rules (which atom each rule reads and derives), so
+    they are computed once per shape: generated programs share a few shapes."""
+    atoms = list(dict.fromkeys([a for r in program.rules for a in (r.then, *r.when, *r.unless)]
+                               + sorted(program.facts)))
+    number = {a: i for i, a in enumerate(atoms)}
+    shape = tuple((number[r.then], tuple(number[a] for a in r.when),
+                   tuple(number[a] for a in r.unless)) for r in program.rules)
+    levels = _shape_strata(shape, len(atoms))
+    if levels is None:
+        raise WorldError("the program is not stratified: an atom depends on itself through "
+                         f"`unless` (among {', '.join(sorted(atoms)[:6])})",
+                         hint="no atom may be blocked, directly or through other rules, by itself")
+    return dict(zip(atoms, levels))
+
+
+@lru_cache(maxsize=1024)
+def _shape_strata(shape: tuple, count: int) -> tuple[int, ...] | None:
+    """Strata of atoms 0..count-1 under rules `shape` (then, ifs, unlesses), or None if a
+    negative cycle makes them grow past the number of atoms."""
+    level = [0] * count
+    for _ in range(count + 1):
         changed = False
-        for rule in program.rules:
-            need = max([level[a] for a in rule.when] + [level[a] + 1 for a in rule.unless] + [0])
-            if need > level[rule.then]:
-                level[rule.then] = need
+        for then, when, unless in shape:
+            need = max([level[a] for a in when] + [level[a] + 1 for a in unless] + [0])
+            if need > level[then]:
+                level[then] = need
                 changed = True
         if not changed:
-            return level
-        if max(level.values()) > len(atoms):
+            return tuple(level)
+        if max(level) > count:
             break
-    cycle = sorted(a for a, n in level.items() if n > len(atoms) // 2) or sorted(atoms)
-    raise WorldError(f"the program is not stratified: {', '.join(cycle[:4])} depend on "
-                     "themselves through `unless`",
-                     hint="no atom may be blocked, directly or through other rules, by itself")
+    return None
 
 
 def solve(program: Program) -> frozenset[str]:
