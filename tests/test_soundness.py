@@ -120,6 +120,15 @@ def test_fillers_only_on_inferred_steps():
                         assert new.relation in INFERRED_RELATIONS, (new, edit.detail)
 
 
+def test_a_filler_is_never_used_twice_in_a_trail():
+    for trail, ctx in trails_for(5, "ice-melt", role="student", seeds=5):
+        with_one = next(MUTATORS["filler"]().propose(trail, ctx, random.Random(3)))
+        again = replace(trail, steps=with_one.steps)
+        for edit in MUTATORS["filler"]().propose(again, ctx, random.Random(4)):
+            firsts = [s.text.split(" ")[0] for s in edit.steps]
+            assert all(firsts.count(w) <= 1 for w in ctx.fillers), edit.detail
+
+
 def test_synonym_contractions_are_their_own_kind():
     kinds = set()
     for trail, ctx in trails_for(3, "heated-rod"):

@@ -32,12 +32,13 @@ class FillerMutator:
 
     def propose(self, trail: Trail, ctx: MutationContext, rng: random.Random) -> Iterator[Edit]:
         candidates = []
+        used = {s.text.partition(" ")[0] for s in trail.steps}  # one "clearly" a trail
         for index, step in enumerate(trail.steps):
             first, _, rest = step.text.partition(" ")
             if first in ctx.fillers and rest:
                 candidates.append((index, None))
             elif accepts_filler(step):
-                candidates.extend((index, word) for word in ctx.fillers)
+                candidates.extend((index, word) for word in ctx.fillers if word not in used)
         for index, word in shuffled(candidates, rng):
             step = trail.steps[index]
             if word is None:
