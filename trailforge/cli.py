@@ -59,6 +59,7 @@ def main() -> None:
       trailforge lint out/ski-tracks/0.1.0       # check what the rows say (connectives, flips, ...)
       trailforge publish out/ski-tracks/0.1.0 --repo-id ORG/NAME --dry-run
       trailforge drift out/ski-tracks/0.1.0      # drift map (needs the drift extra)
+      trailforge eval out/ski-tracks/0.1.0 --model PATH   # does a causal LM follow the tracks?
     """
 
 
@@ -283,6 +284,67 @@ def lint(directory: Path | None, recipe: Path | None) -> None:
         console.print(f"[bold red]{len(findings)} finding(s)[/] ({', '.join(rules)})")
         sys.exit(1)
     console.print("[green]clean[/]: no findings" + (f" in {directory}" if directory else ""))
+
+
+@main.command(name="eval")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--model", required=True,
+              help="A causal LM: a local model folder (save_pretrained) or hf:ORG/NAME.")
+@click.option("--split", default="test", show_default=True,
+              help="Which split's families to measure (test, validation, ood, train).")
+@click.option("--sample", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Families to sample (seeded).")
+@click.option("--reference", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Text for the damage measure: a text file, or another version folder (its "
+                   "`text` config).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write eval.json (default: DIR.eval/<model>/eval.json).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto (CUDA if available), cpu, cuda.")
+@_handle_errors
+def evaluate(directory: Path, model: str, split: str, sample: int, reference: Path | None,
+             out: Path | None, seed: int, batch_size: int, device: str) -> None:
+    """Measure how a causal LM follows a version's tracks on held-out families.
+
+    \b
+    conclusion recall   the trail's conclusion ranked against other conclusions (accuracy@1,
+                        mean rank, by stage and domain)
+    minimal pairs       preference pairs: chosen scores above rejected
+    track stability     base and meaning-preserving variants pick the same conclusion
+    flip sensitivity    a flipped chain picks its flipped conclusion
+    damage              perplexity on --reference
+    Every figure comes with its n and a 95% interval; needs torch (the drift extra).
+    """
+    from .eval.report import evaluate as run_eval
+
+    with err_console.status("eval") as status:
+        result = run_eval(directory, model, split=split, sample=sample, reference=reference,
+                          out=out, seed=seed, batch_size=batch_size, device=device,
+                          on_step=lambda name: status.update(f"eval: {name}"))
+    report = result.report
+    table = Table(title=f"eval {report['model']} on {report['split']} ({report['families']} "
+                        "families)", title_justify="left")
+    for column in ("measure", "value", "n", "95% interval"):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+
+    def row(name: str, figure: dict) -> None:
+        low, high = figure["ci95"]
+        table.add_row(name, f"{figure['value']:.3f}", str(figure["n"]), f"{low:.3f}-{high:.3f}")
+
+    row("conclusion recall, accuracy@1", report["recall"]["accuracy_at_1"])
+    row("conclusion recall, mean rank", report["recall"]["mean_rank"])
+    for stage, figures in report["recall"].get("by_stage", {}).items():
+        row(f"  accuracy@1, stage {stage}", figures["accuracy_at_1"])
+    row("minimal pairs", report["minimal_pairs"])
+    row("track stability", report["stability"])
+    row("flip sensitivity", report["flip_sensitivity"])
+    if "damage" in report:
+        table.add_row("perplexity on the reference", f"{report['damage']['perplexity']:.2f}",
+                      str(report["damage"]["tokens"]), "")
+    console.print(table)
+    for path in result.files:
+        console.print(f"wrote {path}")
 
 
 @main.command()
