@@ -63,21 +63,10 @@ def test_perplexity_and_empty_figures():
 
 @pytest.fixture(scope="module")
 def tiny_gpt2(tmp_path_factory, torch_module):
-    """A 1-layer GPT-2 with random weights and a byte-level BPE trained here."""
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+    """A 2-layer GPT-2 with random weights and a byte-level BPE trained here (no download)."""
+    from .test_drift import tiny_gpt2 as build
 
-    from .tokenizer_files import byte_level_bpe
-
-    folder = tmp_path_factory.mktemp("tiny-gpt2")
-    tokenizer_file = byte_level_bpe(folder / "bpe.json", 600, special_tokens=("<|endoftext|>",))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(tokenizer_file),
-                                        eos_token="<|endoftext|>", pad_token="<|endoftext|>")
-    torch_module.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=512, n_embd=32,
-                                       n_layer=1, n_head=2))
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return build(tmp_path_factory.mktemp("tiny-gpt2"))
 
 
 def test_eval_runs_on_a_build_with_a_tiny_gpt2(mini_build, tiny_gpt2, tmp_path):

@@ -1,17 +1,31 @@
 import pytest
 
 from trailforge.errors import TokenizerError
-from trailforge.tokenize import load_tokenizer, load_tokenizers
+from trailforge.tokenize import load_tokenizer, load_tokenizers, tiktoken_names
 
 TEXT = "Suppose a steel rod is heated. Therefore, the rod gets longer."
 
 
-@pytest.mark.parametrize("name", ["cl100k_base", "o200k_base"])
-def test_offline_tiktoken_encodings(name):
+@pytest.mark.parametrize("name", tiktoken_names())
+def test_every_listed_encoding_loads_with_the_network_blocked(name, monkeypatch):
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise OSError("network blocked in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
     tok = load_tokenizer(name)
     ids = tok.encode_batch([TEXT])[0]
     assert 10 < len(ids) < 20 and tok.decode(ids) == TEXT
     assert tok.label == name and len(tok.fingerprint) == 64 and tok.vocab_size > 100_000
+
+
+@pytest.mark.parametrize("name", ["gpt2", "r50k_base", "p50k_base"])
+def test_encodings_without_a_shipped_rank_file_are_refused(name):
+    with pytest.raises(TokenizerError) as info:
+        load_tokenizer(name)
+    assert "needs the network" in info.value.message and "cl100k_base" in info.value.hint
 
 
 def test_tokenizer_json_never_pads_or_truncates(wordpiece_path):

@@ -354,9 +354,8 @@ TOKENIZERS: dict[str, Callable[..., Tokenizer]] = {
 
 
 def tiktoken_names() -> list[str]:
-    from bpe_openai import registry
-
-    return sorted(registry.ENCODING_CONSTRUCTORS)
+    """The tiktoken encodings that load offline: `bpe-openai` ships their rank files."""
+    return sorted(LOCAL_TIKTOKEN)
 
 
 def split_label(spec: str) -> tuple[str | None, str]:
@@ -375,6 +374,12 @@ def resolve_kind(spec: str, base_dir: Path | None = None) -> tuple[str, str]:
         return "transformers", spec
     if spec in tiktoken_names():
         return "tiktoken", spec
+    from bpe_openai import registry
+
+    if spec in registry.ENCODING_CONSTRUCTORS:  # gpt2, r50k_base, p50k_base: rank files online
+        raise TokenizerError(f"tiktoken encoding {spec!r} ships no rank file: loading it needs "
+                             "the network", hint=f"offline encodings: "
+                             f"{', '.join(tiktoken_names())}; or give its tokenizer.json path")
     path = Path(os.path.expanduser(spec))
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
