@@ -26,6 +26,9 @@ def test_overrides_replace_fields_and_none_keeps_them():
     ("colour: blue", "Extra inputs are not permitted", 5),
     ("splits: {train: 0.5, test: 0.1}", "sum to 1", 5),
     ("max_token_distance: 0", "greater than or equal to 1", 5),
+    ("ood: {views: [poster]}", "ood.views ['poster'] are not in views", 5),
+    ("anchors: {tags: ['-> {}']}", "reads as logic", 5),
+    ("worlds: {frames: 0}", "greater than or equal to 1", 5),
 ])
 def test_bad_recipes_point_at_the_line(tmp_path, line, message, lineno):
     base = {"name": "x", "version": "0.1.0", "roles": "[student]", "views": "[prose]"}

@@ -148,3 +148,23 @@ def test_diff_reports_rows_and_inputs(mini_build, mini_copy):
     assert "recipe version: '0.0.1' -> '0.0.2'" in result.output
     same = run("diff", str(mini_build), str(mini_build))
     assert "identical" in same.output
+
+
+def test_a_held_out_view_stays_in_ood_and_a_leak_is_caught(mini_copy, tmp_path):
+    from trailforge.dataset import read_table
+    from trailforge.factory import build_version
+    from trailforge.recipe import load_recipe
+
+    built = build_version(load_recipe(mini_copy / "trailforge.yaml", output=str(tmp_path / "o"),
+                                      ood={"roles": ["critic"], "views": ["qa"]}), workers=1)
+    rows = read_table(built.path).to_pylist()
+    assert {r["split"] for r in rows if r["view"] == "qa"} == {"ood"}
+    assert {r["split"] for r in rows if r["view"] != "qa" and r["role"] != "critic"} != {"ood"}
+    assert run("verify", str(built.path)).exit_code == 0
+    copy = tmp_path / "copy"
+    shutil.copytree(built.path, copy)
+    train = pq.read_table(copy / TRAIN).to_pylist()
+    leaked = dict(train[0], view="qa")
+    rewrite(copy, TRAIN, [leaked] + train[1:])
+    result = run("verify", str(copy))
+    assert result.exit_code == 1 and f"row {leaked['id']}: held-out" in result.output

@@ -245,7 +245,8 @@ def frame_splits(recipe: Recipe, content: Content) -> dict[tuple[str, str], str]
 
 def split_of(recipe: Recipe, item: WorkItem, splits: dict[tuple[str, str], str]) -> str:
     """The split of an item's family: held-out ground goes to `ood`, the rest by its frame."""
-    if item.domain in recipe.ood.domains or item.role in recipe.ood.roles \
+    ood = recipe.ood
+    if item.domain in ood.domains or item.role in ood.roles or item.view in ood.views \
             or (item.domain, item.frame_id) not in splits:
         return "ood"
     return splits[item.domain, item.frame_id]

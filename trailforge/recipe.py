@@ -11,8 +11,8 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from .errors import RecipeError
@@ -24,9 +24,12 @@ RECIPE_FILE = "trailforge.yaml"
 
 
 class OOD(BaseModel):
+    """Held-out ground: rows of these domains, roles or views go to the `ood` split only."""
+
     model_config = ConfigDict(extra="forbid")
     domains: list[str] = Field(default_factory=list)
     roles: list[str] = Field(default_factory=list)
+    views: list[str] = Field(default_factory=list)
 
 
 class MaxDrift(BaseModel):
@@ -150,7 +153,7 @@ class Recipe(BaseModel):
         if "train" not in v:
             raise ValueError("a `train` split is required")
         if "ood" in v:
-            raise ValueError("`ood` is filled from `ood.domains`/`ood.roles`, not by proportion")
+            raise ValueError("`ood` is filled from `ood.domains`/`roles`/`views`, not by proportion")
         if not all(NAME_RE.fullmatch(k) and "-" not in k for k in v):
             raise ValueError("split names use letters, digits and '_'")
         return v
@@ -168,12 +171,14 @@ class Recipe(BaseModel):
         """Stages in training order."""
         return [p.stage for p in self.curriculum]
 
-    @model_validator(mode="after")
-    def _ood_known(self) -> "Recipe":
-        missing = [r for r in self.ood.roles if r not in self.roles]
-        if missing:
-            raise ValueError(f"ood.roles {missing} are not in roles")
-        return self
+    @field_validator("ood")
+    @classmethod
+    def _ood_known(cls, v: OOD, info: ValidationInfo) -> OOD:
+        for name, held in (("roles", v.roles), ("views", v.views)):
+            missing = [x for x in held if x not in (info.data.get(name) or [])]
+            if missing:
+                raise ValueError(f"ood.{name} {missing} are not in {name}")
+        return v
 
     def path(self, value: str) -> Path:
         """A recipe path resolved against the recipe's folder."""

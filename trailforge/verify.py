@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import reduce
 from pathlib import Path
 from typing import Any, Callable
 
@@ -32,8 +33,8 @@ SHOWN = 20
 #: What reading a damaged Parquet file raises.
 _READ_ERRORS = (OSError, pa.ArrowException)
 #: The narrow `trails` columns kept in memory for every row (plus `mutated`, from `mutation`).
-_INDEX_COLUMNS = ["id", "family_id", "parent_id", "depth", "split", "domain", "role", "text",
-                  "token_distance", "base_token_distance"]
+_INDEX_COLUMNS = ["id", "family_id", "parent_id", "depth", "split", "domain", "role", "view",
+                  "text", "token_distance", "base_token_distance"]
 #: The columns the row id is the hash of, and the text check, streamed batch by batch.
 _ID_COLUMNS = ["id", "family_id", "parent_id", "mutation", "text", "label_flipped", "prompt",
                "completion"]
@@ -236,7 +237,7 @@ def _check_lineage(index: pa.Table, parent: np.ndarray, check: Check) -> None:
 
 
 def _check_splits(index: pa.Table, manifest: dict[str, Any], check: Check) -> None:
-    """No family spans splits; held-out domains and roles stay in `ood`."""
+    """No family spans splits; held-out domains, roles and views stay in `ood`."""
     families = index.group_by("family_id").aggregate([("split", "distinct")])
     check.checked += families.num_rows
     spans = families.filter(pc.greater(pc.list_value_length(families["split_distinct"]), 1))
@@ -244,13 +245,13 @@ def _check_splits(index: pa.Table, manifest: dict[str, Any], check: Check) -> No
         check.fail(f"family {family['family_id']} spans splits {sorted(family['split_distinct'])}")
     ood = manifest.get("recipe", {}).get("ood", {})
     held = [pc.is_in(index[column], value_set=pa.array(ood.get(key, []), pa.string()))
-            for column, key in (("domain", "domains"), ("role", "roles"))]
+            for column, key in (("domain", "domains"), ("role", "roles"), ("view", "views"))]
     outside = pc.fill_null(pc.not_equal(index["split"], "ood"), True)
-    leaks = index.select(["id", "domain", "role", "split"]).filter(
-        pc.and_(outside, pc.or_(*held)))
+    leaks = index.select(["id", "domain", "role", "view", "split"]).filter(
+        pc.and_(outside, reduce(pc.or_, held)))
     for row in leaks.to_pylist():
-        check.fail(f"row {row['id']}: held-out {row['domain']}/{row['role']} in split "
-                   f"{row['split']!r}")
+        check.fail(f"row {row['id']}: held-out {row['domain']}/{row['role']}/{row['view']} in "
+                   f"split {row['split']!r}")
 
 
 def _bases(parent: np.ndarray) -> np.ndarray:
