@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 
 from trailforge.cli import main
@@ -53,3 +54,17 @@ def test_show_filters_and_no_match(mini_build):
     assert none.exit_code == 2 and "no trails match" in none.output
     far = runner.invoke(main, ["show", str(mini_build), "--family", "999"])
     assert far.exit_code == 2 and "out of range" in far.output
+
+
+@pytest.mark.parametrize("view, message", [
+    ("{% for i in range(10**9) %}x{% endfor %}{% for s in steps %}{{ s.connective }}{% endfor %}",
+     "too large a range"),
+    ("{% macro loop(n) %}{{ loop(n) }}{% endmacro %}{{ loop(1) }}"
+     "{% for s in steps %}{{ s.connective }}{% endfor %}", "recurses"),
+])
+def test_runaway_templates_exit_2_without_traceback(mini_copy, monkeypatch, view, message):
+    monkeypatch.chdir(mini_copy)
+    (mini_copy / "templates" / "views" / "prose.j2").write_text(view)
+    result = CliRunner().invoke(main, ["build"])
+    assert result.exit_code == 2 and message in result.output
+    assert "Traceback" not in result.output and not (mini_copy / "out").exists()

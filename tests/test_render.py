@@ -94,3 +94,25 @@ class _NoCache(dict):
 
     def __getitem__(self, key):
         return None
+
+
+@pytest.mark.parametrize("view, message", [
+    ("{% for i in range(10**9) %}x{% endfor %}{% for s in steps %}{{ s.connective }}{% endfor %}",
+     "too large a range"),
+    ("{% for i in range(90000) %}padding {% endfor %}{% for s in steps %}{{ s.connective }} "
+     "{{ s.text }}{% endfor %}", "over the cap"),
+])
+def test_runaway_views_are_bounded(templates, view, message):
+    (templates / "views" / "prose.j2").write_text(view)
+    with pytest.raises(TemplateError) as info:
+        Renderer(templates, {}).render(spec(), STEPS)
+    assert message in info.value.message and info.value.file.endswith("prose.j2")
+
+
+def test_a_macro_that_calls_itself_is_a_clear_error(templates):
+    (templates / "roles" / "teacher.j2").write_text(
+        "{% macro intro(domain, variant) %}{{ intro(domain, variant) }}{% endmacro %}\n"
+        "{% macro outro(domain, variant) %}done{% endmacro %}\n")
+    with pytest.raises(TemplateError) as info:
+        Renderer(templates, {}).render(spec(), STEPS)
+    assert "recurses" in info.value.message and info.value.file.endswith("teacher.j2")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import MAX_RANGE, SandboxedEnvironment
 
 from .errors import TemplateError
 
@@ -23,6 +23,10 @@ def _sentinel(steps: tuple["Step", ...]) -> str:
     """A private-use character that occurs in no step (marks where the conclusion begins)."""
     joined = "".join(step.text + step.connective for step in steps)
     return next(chr(c) for c in range(0xE000, 0xF900) if chr(c) not in joined)
+
+
+#: The most characters one rendered trail (or voice line) may have.
+MAX_OUTPUT = 20_000
 
 
 class Step(NamedTuple):
@@ -112,11 +116,21 @@ class Renderer:
                                 line=exc.lineno, hint="fix the Jinja syntax") from None
 
     def _guard(self, name: str, call: Any) -> Any:
-        """Run template code, turning its failures into a TemplateError with file and line."""
+        """Run template code, turning its failures into a TemplateError with file and line; output
+        longer than MAX_OUTPUT characters is refused too (a row is a short chain, not a book)."""
         try:
-            return call()
+            result = call()
         except TemplateError:
             raise
+        except RecursionError:
+            raise TemplateError(f"template {name} recurses without end (a macro calling itself)",
+                                file=self.template_dir / name,
+                                hint="give the recursion a base case, or use a loop") from None
+        except OverflowError as exc:  # the sandbox's range cap
+            file, line = _template_location(exc)
+            raise TemplateError(f"template {name} asks for too large a range: {exc}",
+                                file=file or self.template_dir / name, line=line,
+                                hint=f"ranges are capped at {MAX_RANGE} items") from None
         except (jinja2.UndefinedError, jinja2.exceptions.SecurityError, jinja2.TemplateError,
                 TypeError, ValueError, AttributeError, IndexError, KeyError) as exc:
             file, line = _template_location(exc)
@@ -127,6 +141,11 @@ class Renderer:
                 line=line, hint="templates may use: steps (kind, relation, connective, text), intro, outro, "
                 "domain, role, view; roles define intro(domain, variant) and outro(domain, variant)",
             ) from None
+        if isinstance(result, str) and len(result) > MAX_OUTPUT:
+            raise TemplateError(f"template {name} renders {len(result):,} characters, over the "
+                                f"cap of {MAX_OUTPUT:,}", file=self.template_dir / name,
+                                hint="a view lays out one short chain; check its loops")
+        return result
 
     def judges(self, role: str) -> bool:
         """Whether the role can examine a broken chain: its template defines `reject`."""
