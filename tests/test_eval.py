@@ -13,8 +13,6 @@ from trailforge.cli import main
 from trailforge.eval import measures
 from trailforge.eval.measures import Question
 
-from .conftest import wordpiece_json
-
 
 def prefers(favourite: str):
     """A scorer that likes completions containing `favourite` and nothing else."""
@@ -97,9 +95,7 @@ def test_eval_bad_input_is_a_clear_error(mini_build, tiny_gpt2, args, message):
     assert "Traceback" not in result.output
 
 
-def test_eval_refuses_a_model_that_is_not_causal(mini_build, torch_module):
-    path = wordpiece_json()
-    if path is None:
-        pytest.skip("the MiniLM package is not installed")
-    result = CliRunner().invoke(main, ["eval", str(mini_build), "--model", str(path.parent)])
+def test_eval_refuses_a_model_that_is_not_causal(mini_build, torch_module, wordpiece_path):
+    result = CliRunner().invoke(main, ["eval", str(mini_build), "--model",
+                                       str(wordpiece_path.parent)])  # the MiniLM encoder
     assert result.exit_code == 2 and "not a causal language model" in result.output

@@ -244,3 +244,18 @@ def test_the_worlds_recipe_builds_distinct_worlds_identically_with_any_workers(t
         f"world-ood-{i:06d}" for i in range(12)}
     assert len({r["logic"] for r in bases}) == len(bases)  # one stage each: distinct programs
     assert {r["split"] for r in rows if r["frame_id"].startswith("world-ood-")} == {"ood"}
+
+
+def test_asking_for_more_worlds_than_the_banks_allow_is_a_clear_error(mini_copy):
+    from click.testing import CliRunner
+
+    from trailforge.cli import main
+    from trailforge.worlds.generate import core_count
+
+    too_many = core_count(BANKS, ood=True) + 1
+    recipe = mini_copy / "trailforge.yaml"
+    recipe.write_text(recipe.read_text() + f"worlds: {{frames: 10, ood_frames: {too_many}, banks: "
+                      f"{ROOT / 'content' / 'worlds' / 'banks.yaml'}}}\n")
+    result = CliRunner().invoke(main, ["build", "--recipe", str(recipe)])
+    assert result.exit_code == 2 and "distinct ones" in result.output
+    assert not (mini_copy / "out").exists()

@@ -280,6 +280,7 @@ class TrailsColumns:
     def add_family(self, family: Sequence[Member], family_id: str, split: str, item: WorkItem,
                    chain: Chain, family_rarity: float, frame: Frame) -> None:
         row_ids: list[str] = []
+        programs: dict[tuple, str] = {}  # a world frame's logic JSON per (fields shown, flip)
         scalars = [self.columns[name] for name in self.SCALARS]
         for member in family:
             trail = member.trail
@@ -288,8 +289,12 @@ class TrailsColumns:
                                   member.label_flipped))
             valid = not item.broken
             expected = trail.conclusion if valid else frame.fields[trail.steps[-1].field]
-            logic = None if frame.logic is None else frame.logic.row_json(
-                [s.field for s in trail.steps], member.flip)
+            logic = None
+            if frame.logic is not None:  # solved once per program shown, not once per row
+                shown = (tuple(s.field for s in trail.steps), member.flip)
+                if shown not in programs:
+                    programs[shown] = frame.logic.row_json(*shown)
+                logic = programs[shown]
             values = (row_ids[-1], family_id, parent, member.depth, member.walk, split, item.stage,
                       family_rarity, chain.qualified_name, item.domain, item.role, item.view,
                       item.frame_id, trail.template_id, trail.text, trail.prompt, trail.completion,
@@ -363,7 +368,7 @@ def base_trail(inputs: Inputs, item: WorkItem, rng: random.Random) -> tuple[Trai
     frame = domain.frame(item.frame_id)
     recipe, lexicon = inputs.recipe, inputs.content.lexicon
     relations = inputs.renderer.register(item.role, inputs.grammar.relations)
-    ctx = MutationContext(chain=chain, frame=frame, relations=relations,
+    ctx = MutationContext(frame=frame, relations=relations,
                           synonyms=lexicon.synonyms + domain.synonyms,
                           contractions=lexicon.contractions, fillers=lexicon.fillers,
                           anchor_tags=tuple(recipe.anchors.tags),

@@ -98,13 +98,16 @@ def _preference(table: pa.Table) -> pa.Table:
     broken = table.filter(pc.and_(pc.invert(table["valid"]), pc.equal(table["depth"], 0)))
     connective = pa.array([steps[-1]["connective"] for steps in broken["steps"].to_pylist()],
                           pa.string())
-    def sentence(conclusions: pa.ChunkedArray) -> pa.Array:
-        return pc.binary_join_element_wise(
-            pc.binary_join_element_wise(connective, conclusions, " "), pa.scalar("."), "")
-
     return pa.concat_tables([flipped, pa.table({
         "id": broken["id"], "prompt": broken["prompt"],
-        "chosen": sentence(broken["expected"]), "rejected": sentence(broken["conclusion"])})])
+        "chosen": _sentences(connective, broken["expected"]),
+        "rejected": _sentences(connective, broken["conclusion"])})])
+
+
+def _sentences(connectives: pa.Array, conclusions: pa.ChunkedArray) -> pa.Array:
+    """'<connective> <conclusion>.' for each row."""
+    return pc.binary_join_element_wise(
+        pc.binary_join_element_wise(connectives, conclusions, " "), pa.scalar("."), "")
 
 
 def _trails(table: pa.Table) -> pa.Table:

@@ -82,31 +82,26 @@ def lint_grammar(grammar: Grammar, base: Path) -> Iterator[Finding]:
 
 def lint_content(grammar: Grammar, content: Content, base: Path,
                  registers: dict[str, dict[str, tuple[str, ...]]]) -> Iterator[Finding]:
-    """Findings in the frames: anchors, certainty words on facts, flips that apply nowhere,
-    relation choices that force a connective to repeat under some role's register."""
+    """Findings in the frames: certainty words on facts, clauses that double their connective,
+    flips that apply nowhere, relation choices that force a connective to repeat under some
+    role's register (anchors on function words are refused by the loader already)."""
     shortest = {r: min([len(grammar.relations[r])] + [len(reg[r]) for reg in registers.values()])
                 for r in grammar.relations}
     for domain in content.domains.values():
         for frame in domain.frames:
             where = _at(frame.path, frame.line, base)
-            for field, words in frame.anchors.items():
-                if all(w.lower() in FUNCTION_WORDS for w in words.split()):
-                    yield Finding("anchor-function-word", where,
-                                  f"{frame.id}: the anchor of {field} is {words!r}")
             for stage, chain in grammar.stages.items():
                 if not all(s.field in frame.fields for s in chain.slots if not s.optional):
                     continue
                 for slot in chain.slots:
                     text = frame.fields.get(slot.field)
+                    if not text:
+                        continue
                     relation = frame.relations.get(slot.field, slot.relation)
-                    if text and relation not in INFERRED_RELATIONS and \
-                            text.split()[0].lower() in CERTAINTY_WORDS:
+                    first = text.split(" ", 1)[0].lower()
+                    if relation not in INFERRED_RELATIONS and first in CERTAINTY_WORDS:
                         yield Finding("certainty-on-fact", where, f"{frame.id}: {slot.field} "
-                                      f"states a fact but opens with {text.split()[0]!r}")
-                for slot in chain.slots:
-                    text = frame.fields.get(slot.field)
-                    relation = frame.relations.get(slot.field, slot.relation)
-                    first = text.split(" ", 1)[0].lower() if text else None
+                                      f"states a fact but opens with {first!r}")
                     for connectives in [grammar.relations, *registers.values()]:
                         for c in connectives[relation]:
                             if c.rstrip(",").split(" ")[-1].lower() == first:

@@ -99,6 +99,7 @@ class Renderer:
         self._views: dict[str, jinja2.Template] = {}
         self._voices: dict[tuple[str, str, int], tuple[str, str]] = {}
         self._skeletons: dict[tuple, _Skeleton | None] = {}
+        self._registers: dict[tuple, dict[str, tuple[str, ...]]] = {}
 
     def available(self, folder: str) -> list[str]:
         return sorted(p.stem for p in (self.template_dir / folder).glob("*.j2"))
@@ -147,20 +148,22 @@ class Renderer:
                                 hint="a view lays out one short chain; check its loops")
         return result
 
-    def judges(self, role: str) -> bool:
-        """Whether the role can examine a broken chain: its template defines `reject`."""
+    def _role(self, role: str) -> tuple[str, Any]:
+        """A role template's name and its module (macros and `set` variables)."""
         name = f"roles/{role}.j2"
         template = self._load(name)
-        return hasattr(self._guard(name, lambda: template.module), "reject")
+        return name, self._guard(name, lambda: template.module)
+
+    def judges(self, role: str) -> bool:
+        """Whether the role can examine a broken chain: its template defines `reject`."""
+        return hasattr(self._role(role)[1], "reject")
 
     def voice(self, role: str, domain: str, variant: int, valid: bool = True) -> tuple[str, str]:
         """The role's intro and outro lines for a domain; for a broken chain (`valid` false) the
         outro is the role's `reject` macro, which rejects the conclusion."""
         key = (role, domain, variant, valid)
         if key not in self._voices:
-            name = f"roles/{role}.j2"
-            template = self._load(name)
-            module = self._guard(name, lambda: template.module)
+            name, module = self._role(role)
             closing = "outro" if valid else "reject"
             for macro in ("intro", closing):
                 if not hasattr(module, macro):
@@ -175,10 +178,17 @@ class Renderer:
 
     def register(self, role: str, relations: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
         """`relations` with the role's own connectives where it gives them (a role template may
-        `{% set connectives = {"concludes": ["So"], ...} %}`: a child says "So", never "Hence")."""
-        name = f"roles/{role}.j2"
-        template = self._load(name)
-        own = getattr(self._guard(name, lambda: template.module), "connectives", None)
+        `{% set connectives = {"concludes": ["So"], ...} %}`: a child says "So", never "Hence").
+        Computed once per role and set of relations (every family asks)."""
+        key = (role, tuple(relations.items()))
+        if key not in self._registers:
+            self._registers[key] = self._register(role, relations)
+        return self._registers[key]
+
+    def _register(self, role: str, relations: dict[str, tuple[str, ...]]
+                  ) -> dict[str, tuple[str, ...]]:
+        name, module = self._role(role)
+        own = getattr(module, "connectives", None)
         if own is None:
             return relations
         path = self.template_dir / name

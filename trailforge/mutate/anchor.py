@@ -1,7 +1,7 @@
 """`anchor`: tag the decisive word of a step ("[!] welded") so a model can see what a step turns on.
 
-The decisive words are the frame's `anchors` for the step, and the words a flip of that step edits;
-never a function word (the content loader refuses those). Tags come from the recipe's
+The decisive words are the frame's `anchor` for the step or, where it names none, the words a flip
+of that step edits; never a function word, never a distractor step. Tags come from the recipe's
 `anchors.tags`, each a pattern with `{}` for the words. By default anchors go only on steps before
 the conclusion (the prompt side), so a model trained on completions never learns to emit them.
 """

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator, NamedTuple, Protocol, TypeVar
 
 from ..content import Frame
-from ..grammar import Chain
 from ..render import Step, Trail
 
 T = TypeVar("T")
@@ -29,7 +28,6 @@ class Edit(NamedTuple):
 class MutationContext:
     """Read-only inputs a mutator may use besides the trail itself."""
 
-    chain: Chain
     frame: Frame
     relations: dict[str, tuple[str, ...]]  # relation -> connectives (the grammar's)
     synonyms: tuple[tuple[str, ...], ...]

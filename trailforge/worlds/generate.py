@@ -27,7 +27,7 @@ import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 from ..content import Domain, Flip, Frame, word_pattern
 from ..errors import ContentError
@@ -53,6 +53,11 @@ class Banks:
     ood_skills: tuple[tuple[str, str, str], ...]
     states: tuple[str, ...]
     items: tuple[str, ...]
+
+    def vocabulary(self, ood: bool) -> tuple[tuple[tuple[str, str], ...],
+                                             tuple[tuple[str, str, str], ...]]:
+        """The kinds and skills a frame draws from: the `ood_` lists for an ood frame."""
+        return (self.ood_kinds, self.ood_skills) if ood else (self.kinds, self.skills)
 
 
 def load_banks(path: Path) -> Banks:
@@ -149,14 +154,14 @@ STAGE_FIELDS = {1: ("premise", "conclusion"), 2: ("premise", "consequence", "con
 def core_count(banks: Banks, ood: bool = False) -> int:
     """How many distinct cores (individual, kind, skill, exception) the banks allow: frames
     numbered below it never share a core, so their programs differ at every stage."""
-    kinds, skills = (banks.ood_kinds, banks.ood_skills) if ood else (banks.kinds, banks.skills)
+    kinds, skills = banks.vocabulary(ood)
     return len(banks.names) * len(kinds) * len(skills) * len(banks.states)
 
 
 def _core(banks: Banks, seed: int, index: int, ood: bool) -> tuple[str, tuple, tuple, str]:
     """Frame `index`'s core: index -> a seeded permutation of all cores (an affine map modulo
     their number, with a multiplier coprime to it), read in mixed radix."""
-    kinds, skills = (banks.ood_kinds, banks.ood_skills) if ood else (banks.kinds, banks.skills)
+    kinds, skills = banks.vocabulary(ood)
     count = core_count(banks, ood)
     rng = item_rng(seed, "world-cores", ood)
     step = rng.randrange(1, count)
@@ -188,8 +193,7 @@ def world_frame(banks: Banks, seed: int, index: int, ood: bool = False) -> Frame
 def _draw(banks: Banks, core: tuple[str, tuple, tuple, str], rng: random.Random, index: int,
           ood: bool) -> Frame:
     """One draw of a world frame around its core, the rest from `rng`."""
-    kinds = banks.ood_kinds if ood else banks.kinds
-    skills = banks.ood_skills if ood else banks.skills
+    kinds, skills = banks.vocabulary(ood)
     name, (kind, kinds_word), (ability, step, outcome), state = core
     place = rng.choice(banks.places)
     other = rng.choice([n for n in banks.names if n != name])
@@ -258,15 +262,12 @@ def _draw(banks: Banks, core: tuple[str, tuple, tuple, str], rng: random.Random,
 
 def world_domain(banks: Banks, seed: int, count: int, ood: int = 0) -> Domain:
     """A domain of `count` world frames (and `ood` more from the ood vocabulary)."""
+    for number, ood_frame in ((count, False), (ood, True)):
+        if number > core_count(banks, ood_frame):
+            raise ContentError(f"{number:,} {'ood ' if ood_frame else ''}world frames asked for, but "
+                               f"the word banks allow {core_count(banks, ood_frame):,} distinct "
+                               "ones", hint="add names, states, kinds or skills to the banks, or "
+                               "ask for fewer frames")
     frames = [world_frame(banks, seed, i) for i in range(count)]
     frames += [world_frame(banks, seed, i, ood=True) for i in range(ood)]
     return Domain(name="worlds", title="Logic", frames=tuple(frames), synonyms=())
-
-
-def describe(frame: Frame) -> dict[str, Any]:
-    """A frame's stages as text and logic, for docs and debugging."""
-    logic: WorldLogic = frame.logic
-    return {stage: {"fields": [frame.fields[f] for f in fields if f in frame.fields],
-                    "logic": logic.row_json(fields)} for stage, fields in STAGE_FIELDS.items()}
-
-
