@@ -62,9 +62,8 @@ class Question:
     group: tuple[str, ...] = ()  # labels to break figures down by (stage, domain)
 
 
-def ranks(questions: Sequence[Question], score: Scorer) -> list[int]:
-    """The rank of each question's right completion among its candidates (1 = the model's top
-    choice; a tie counts against the right one)."""
+def candidate_scores(questions: Sequence[Question], score: Scorer) -> list[list[float]]:
+    """Each question's candidate scores, right first then wrong, all scored in one batch."""
     prompts, completions, spans = [], [], []
     for q in questions:
         candidates = (q.right, *q.wrong)
@@ -74,10 +73,16 @@ def ranks(questions: Sequence[Question], score: Scorer) -> list[int]:
     scores = score(prompts, completions)
     out, start = [], 0
     for width in spans:
-        right, *wrong = scores[start:start + width]
-        out.append(1 + sum(w >= right for w in wrong))
+        out.append(scores[start:start + width])
         start += width
     return out
+
+
+def ranks(questions: Sequence[Question], score: Scorer) -> list[int]:
+    """The rank of each question's right completion among its candidates (1 = the model's top
+    choice; a tie counts against the right one)."""
+    return [1 + sum(w >= right for w in wrong)
+            for right, *wrong in candidate_scores(questions, score)]
 
 
 def recall(questions: Sequence[Question], score: Scorer) -> dict[str, object]:
@@ -111,14 +116,9 @@ def minimal_pairs(pairs: Sequence[tuple[str, str, str]], score: Scorer) -> Figur
 def stability(families: Sequence[Sequence[Question]], score: Scorer) -> Figure:
     """The share of families whose top-ranked candidate is the same for the base and every
     meaning-preserving variant (each family's questions share one candidate set)."""
-    stable = 0
-    for family in families:
-        tops = []
-        for question in family:
-            candidates = (question.right, *question.wrong)
-            scores = score([question.prompt] * len(candidates), candidates)
-            tops.append(max(range(len(candidates)), key=lambda i: (scores[i], -i)))
-        stable += len(set(tops)) == 1
+    scored = candidate_scores([q for family in families for q in family], score)
+    tops = iter(max(range(len(s)), key=lambda i: (s[i], -i)) for s in scored)
+    stable = sum(len({next(tops) for _ in family}) == 1 for family in families)
     return share(stable, len(families))
 
 

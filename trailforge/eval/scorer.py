@@ -72,23 +72,27 @@ class CausalScorer:
         """(sum of log-probabilities, token count) of each completion's tokens after its prompt:
         the tokens that cover any completion character, each predicted from what precedes it."""
         torch = self.torch
-        out: list[tuple[float, int]] = []
+        # batches of similar length pad less; results go back in the callers' order
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]) + len(completions[i]))
+        out: list[tuple[float, int]] = [(0.0, 0)] * len(prompts)
         with torch.no_grad():
-            for start in range(0, len(prompts), self.batch_size):
-                batch_p = prompts[start:start + self.batch_size]
-                batch_c = completions[start:start + self.batch_size]
+            for start in range(0, len(order), self.batch_size):
+                batch = order[start:start + self.batch_size]
+                batch_p = [prompts[i] for i in batch]
+                batch_c = [completions[i] for i in batch]
                 enc = self.tokenizer([p + c for p, c in zip(batch_p, batch_c)], padding=True,
                                      truncation=True, max_length=self.max_length,
                                      return_offsets_mapping=True, return_tensors="pt")
-                offsets = enc.pop("offset_mapping")
+                ends = enc.pop("offset_mapping")[:, 1:, 1]
                 enc = {k: v.to(self.device) for k, v in enc.items()}
-                logp = torch.log_softmax(self.model(**enc).logits.float(), dim=-1)
-                ids, mask = enc["input_ids"], enc["attention_mask"].bool()
-                for row, prompt in enumerate(batch_p):
-                    taken = [i for i in range(1, ids.shape[1])
-                             if mask[row, i] and int(offsets[row, i, 1]) > len(prompt)]
-                    total = sum(float(logp[row, i - 1, ids[row, i]]) for i in taken)
-                    out.append((total, len(taken)))
+                logits = self.model(**enc).logits[:, :-1].float()
+                picked = logits.gather(-1, enc["input_ids"][:, 1:, None]).squeeze(-1)
+                token_logp = (picked - logits.logsumexp(dim=-1)).cpu()
+                starts = torch.tensor([len(p) for p in batch_p])[:, None]
+                taken = enc["attention_mask"][:, 1:].bool().cpu() & (ends > starts)
+                totals = (token_logp * taken).sum(dim=1).tolist()
+                for i, total, count in zip(batch, totals, taken.sum(dim=1).tolist()):
+                    out[i] = (total, count)
         return out
 
     def score(self, prompts: Sequence[str], completions: Sequence[str]) -> list[float]:
