@@ -232,7 +232,7 @@ def evaluate(build_dir: Path, model_dir: Path, preset: Preset, device: str, work
     """`trailforge eval` on each evaluated split, and perplexity on the clean reference trails."""
     from trailforge.eval import measures
     from trailforge.eval.report import evaluate as trailforge_eval
-    from trailforge.eval.scorer import CausalScorer
+    from trailforge.lm import CausalScorer
 
     out: dict[str, Any] = {}
     for split in EVAL_SPLITS:

@@ -58,6 +58,7 @@ class Inputs:
     tokenizers: list[Tokenizer]
     splits: dict[tuple[str, str], str]  # (domain, frame id) -> split (see frame_splits)
     drift_model: Any = None  # a drift.model.DriftModel when the recipe sets max_drift
+    difficulty_model: Any = None  # an lm.CausalScorer when the recipe orders by surprisal
 
     @property
     def files(self) -> list:
@@ -111,9 +112,16 @@ def load_inputs(recipe: Recipe) -> Inputs:
             raise RecipeError(f"max_drift.measure {recipe.max_drift.measure!r} is not measured by "
                               f"{recipe.max_drift.model!r}",
                               hint=f"use one of {', '.join(drift_model.measures)}")
+    difficulty_model = None
+    if recipe.difficulty.by == "surprisal":
+        from .lm import CausalScorer
+
+        spec = recipe.difficulty.model or ""
+        difficulty_model = CausalScorer(spec if spec.startswith("hf:") else str(recipe.path(spec)),
+                                        purpose="difficulty: {by: surprisal}", device="cpu")
     return Inputs(recipe=recipe, grammar=grammar, content=content, renderer=renderer,
                   tokenizers=tokenizers, splits=frame_splits(recipe, content),
-                  drift_model=drift_model)
+                  drift_model=drift_model, difficulty_model=difficulty_model)
 
 
 def with_worlds(content: Content, recipe: Recipe) -> Content:
@@ -401,5 +409,13 @@ def build_rows(inputs: Inputs, items: Sequence[WorkItem]) -> tuple[pa.Table, Mut
             family = drop_drifting(family, inputs, grower.stats)
         rows.add_family(family, stable_hash("family", item.key, base.text)[:16],
                         split_of(recipe, item, splits), item, inputs.grammar.stages[item.stage],
-                        rarity(family[0].ids[0], inputs.tokenizers[0].vocab_size), ctx.frame)
+                        difficulty(inputs, family[0]), ctx.frame)
     return rows.table(), grower.stats
+
+
+def difficulty(inputs: Inputs, base: Member) -> float:
+    """The base trail's place within its stage, easiest first (the recipe's `difficulty`): the
+    token-id proxy under the first tokenizer, or its mean surprisal under the recipe's model."""
+    if inputs.difficulty_model is not None:
+        return round(inputs.difficulty_model.surprisal(base.trail.text), 6)
+    return rarity(base.ids[0], inputs.tokenizers[0].vocab_size)

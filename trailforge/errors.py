@@ -66,3 +66,15 @@ class OutputError(TrailforgeError):
 
 class DatasetError(TrailforgeError):
     """A built dataset directory is missing or unreadable."""
+
+
+class ModelError(TrailforgeError):
+    """A language model cannot be found, loaded or used for what was asked (trailforge.lm)."""
+
+
+class EvalError(TrailforgeError):
+    """The version or reference text to evaluate a model on is unusable."""
+
+
+class DriftError(TrailforgeError):
+    """A drift map cannot be drawn (no variants to measure, no drift model installed)."""

@@ -69,9 +69,10 @@ def input_hashes(inputs: Inputs) -> dict[str, str]:
 
 def inputs_fingerprint(inputs: Inputs, hashes: dict[str, str]) -> str:
     """What the bytes of a version depend on: recipe (less its output folder), input files,
-    tokenizers and the trailforge version."""
+    tokenizers, the difficulty model (if any) and the trailforge version."""
+    models = [inputs.difficulty_model.fingerprint] if inputs.difficulty_model else []
     return stable_hash(__version__, inputs.recipe.resolved(), sorted(hashes.items()),
-                       [t.fingerprint for t in inputs.tokenizers])
+                       [t.fingerprint for t in inputs.tokenizers], *models)
 
 
 def existing_fingerprint(path: Path) -> str | None:
@@ -79,6 +80,19 @@ def existing_fingerprint(path: Path) -> str | None:
         return json.loads((path / "manifest.json").read_text())["inputs_fingerprint"]
     except (OSError, ValueError, KeyError):
         return None
+
+
+def _order_line(recipe: Recipe) -> str:
+    if recipe.order == "shuffle":
+        return "seeded shuffle"
+    if recipe.difficulty.by == "surprisal":
+        model = _tokenizer_spec(recipe.difficulty.model or "")
+        easiest = f"the lowest mean surprisal per token under `{model}` first (`rarity`: nats)"
+    else:
+        easiest = ("the most predictable tokens first (`rarity`: a token-id proxy under the "
+                   "first tokenizer)")
+    return (f"curriculum (stage; within a stage, trails of {easiest}; each base trail followed by "
+            "its variants and walks by depth)")
 
 
 def card_body(recipe: Recipe, inputs: Inputs, sizes: dict[str, dict[str, int]],
@@ -102,7 +116,7 @@ def card_body(recipe: Recipe, inputs: Inputs, sizes: dict[str, dict[str, int]],
         "conclusion.",
         f"- **Families**: {recipe.variants_per_trail} single-edit variants and {recipe.walks} drift "
         f"walk(s) of up to {recipe.walk_depth} edits per base trail; a family never spans splits.",
-        f"- **Order**: {'curriculum (stage; within a stage, trails of the most predictable tokens first; each base trail followed by its variants and walks by depth)' if recipe.order == 'curriculum' else 'seeded shuffle'}.",
+        f"- **Order**: {_order_line(recipe)}.",
         "- **Splits**: " + ", ".join(f"{s} ({n} rows)" for s, n in by_split.items()) + ".",
         "", "## Load it", "", "```python", "import datasets",
         'trails = datasets.load_dataset("path/to/this/folder")           # default config: trails',
@@ -269,6 +283,9 @@ def build_version(recipe: Recipe, workers: int | None = None, engine: str = "loc
             "tokenizers": [{"spec": _tokenizer_spec(s), "label": t.label,
                             "fingerprint": t.fingerprint, "vocab_size": t.vocab_size}
                            for s, t in zip(recipe.tokenizers, inputs.tokenizers)],
+            **({"difficulty_model": {"spec": _tokenizer_spec(recipe.difficulty.model or ""),
+                                     "fingerprint": inputs.difficulty_model.fingerprint}}
+               if inputs.difficulty_model else {}),
             "packages": package_versions(),
             "rows": {"total": stats_doc["rows"], "by_split": by_split},
             "configs": sizes,

@@ -13,6 +13,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from .errors import RecipeError
@@ -39,6 +40,25 @@ class MaxDrift(BaseModel):
     model: str = "minilm"
     measure: str = "embedding_shift"
     limit: float = Field(gt=0)
+
+
+class Difficulty(BaseModel):
+    """How trails are ordered within a curriculum stage, easiest first (the `rarity` column):
+    `token_ids`, a proxy (BPE ids of early, frequent merges are low), or `surprisal`, the mean
+    surprisal per token of the base trail under a causal LM (`model`: a local save_pretrained
+    folder, relative to the recipe, or hf:ORG/NAME)."""
+
+    model_config = ConfigDict(extra="forbid")
+    by: Literal["token_ids", "surprisal"] = "token_ids"
+    model: str | None = None
+
+    @model_validator(mode="after")
+    def _model_for_surprisal(self) -> "Difficulty":
+        if self.by == "surprisal" and not self.model:
+            raise ValueError("by: surprisal needs a model (a causal LM folder or hf:ORG/NAME)")
+        if self.by == "token_ids" and self.model:
+            raise ValueError("a model is used only with by: surprisal")
+        return self
 
 
 class Anchors(BaseModel):
@@ -119,6 +139,7 @@ class Recipe(BaseModel):
         default_factory=lambda: {"train": 0.9, "validation": 0.05, "test": 0.05})
     ood: OOD = Field(default_factory=OOD)
     order: Literal["curriculum", "shuffle"] = "curriculum"
+    difficulty: Difficulty = Field(default_factory=Difficulty)
     max_drift: MaxDrift | None = None
     output: str = "out"
     limit: int | None = Field(default=None, ge=1)

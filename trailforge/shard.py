@@ -72,7 +72,8 @@ def _keys(trails: pa.Table, order: str, seed: int, rank: dict[int, int]
     keys: list[str] = []
     blocks: list[str | None] = []
     for start, stop in _families(family_ids):
-        block = f"{rank[stages[start]]:03d}|{rarities[start]:.6f}|{family_ids[start]}"
+        # fixed width: a surprisal difficulty can pass 10 nats, and keys sort as strings
+        block = f"{rank[stages[start]]:03d}|{rarities[start]:015.6f}|{family_ids[start]}"
         keys += [f"{block}|{member:04d}" for member in range(stop - start)]
         blocks += [block] * (stop - start)
     return keys, blocks

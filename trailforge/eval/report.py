@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..dataset import read_manifest, read_table
-from ..errors import DatasetError
+from ..errors import DatasetError, EvalError
+from ..lm import CausalScorer
 from . import measures
 from .measures import Figure, Question
-from .scorer import CausalScorer, EvalError
 
 #: Wrong candidates per question (the flipped conclusion first, where there is one).
 CANDIDATES = 4
@@ -116,7 +116,7 @@ def evaluate(directory: Path, model: str, split: str = "test", sample: int = 200
                         hint=f"its splits: {', '.join(splits)}")
     step = on_step or (lambda name: None)
     step("loading the model")
-    scorer = CausalScorer(model, device=device, batch_size=batch_size)
+    scorer = CausalScorer(model, purpose="eval", device=device, batch_size=batch_size)
     recall_qs, families, flip_qs, sampled = questions(rows, sample, seed)
     step(f"conclusion recall ({len(recall_qs)} trails)")
     report: dict[str, Any] = {"model": model, "version": str(directory.name), "split": split,
