@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import importlib.util
 import os
 import shutil
+import tempfile
 from pathlib import Path
+
+# `datasets` keys its cache of a local folder by the folder's name and file layout, not by the
+# bytes: a rebuilt test version of the same name would load a stale cache from an earlier run.
+# Each run gets an empty cache (set before anything imports `datasets`).
+_DATASETS_CACHE = tempfile.mkdtemp(prefix="trailforge-test-datasets-")
+os.environ["HF_DATASETS_CACHE"] = _DATASETS_CACHE
+atexit.register(shutil.rmtree, _DATASETS_CACHE, True)
 
 import pytest
 from hypothesis import HealthCheck, settings

@@ -56,3 +56,21 @@ def test_no_row_outside_the_bound_under_any_target_tokenizer(default_build):
             d = token_distance(a, b)
             bound = 3 if row["mutation"]["op"] == "flip" else 2  # max_flip_distance, max_token_distance
             assert 1 <= d <= bound and d == row["token_distance"][tok.label], row["id"]
+
+
+def test_every_prompt_tokenizes_as_a_prefix_of_prompt_plus_completion(default_build):
+    """For every prompt/completion pair of every config (trails, prompt_completion, preference),
+    under both default tokenizers: no trailing space, and tokens(prompt) prefix tokens(whole)."""
+    pairs = [(r["prompt"], r["completion"]) for r in
+             read_table(default_build.path, "prompt_completion").to_pylist()]
+    pairs += [(r["prompt"], r["completion"]) for r in read_table(default_build.path)
+              .select(["prompt", "completion"]).to_pylist()]
+    for r in read_table(default_build.path, "preference").to_pylist():
+        pairs += [(r["prompt"], r["chosen"]), (r["prompt"], r["rejected"])]
+    assert all(not p.endswith((" ", "\t")) for p, _ in pairs)
+    for spec in ("o200k_base", "cl100k_base"):
+        tok = load_tokenizer(spec)
+        heads = tok.encode_batch([p for p, _ in pairs])
+        wholes = tok.encode_batch([p + c for p, c in pairs])
+        broken = [pairs[i] for i, (h, w) in enumerate(zip(heads, wholes)) if w[:len(h)] != h]
+        assert not broken, (spec, len(broken), broken[:2])

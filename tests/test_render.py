@@ -2,6 +2,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from trailforge.errors import TemplateError
 from trailforge.render import Renderer, Step, TrailSpec
@@ -33,6 +35,32 @@ def test_every_role_and_view_splits_prompt_and_completion(role, view):
     assert "Suppose a steel rod is heated." in trail.prompt
     assert "\ue000" not in trail.text and "  " not in trail.text
     assert trail.conclusion == "the rod gets longer"
+
+
+WORDS = st.lists(st.sampled_from(["rod", "heated", "Ice", "1790", "can't", "is", "longer",
+                                   "e.g.", "(dry)", "x-ray", "5%", "naïve", "CO2", "its"]),
+                 min_size=1, max_size=6).map(" ".join)
+CONNECTIVES = st.sampled_from(["Therefore,", "So", "Hence", "It follows that", "Thus,", "As a result,"])
+RENDERER = Renderer(ROOT / "templates", {"physics": "Physics"})
+
+
+@given(role=st.sampled_from(["student", "teacher", "critic", "child", "scientist", "skeptic"]),
+       view=st.sampled_from(["prose", "steps", "qa", "keyvalue"]), voice=st.integers(0, 19),
+       premise=WORDS, middle=WORDS, conclusion=WORDS, connective=CONNECTIVES)
+def test_prompt_tokens_are_a_prefix_of_the_whole_texts_tokens(role, view, voice, premise, middle,
+                                                              conclusion, connective):
+    from trailforge.tokenize import load_tokenizer
+
+    steps = (Step("premise", "premise", "given", "Suppose", premise),
+             Step("consequence", "consequence", "follows", "Then", middle),
+             Step("conclusion", "conclusion", "concludes", connective, conclusion))
+    trail = RENDERER.render(TrailSpec(stage=2, chain="direct", domain="physics", frame_id="f",
+                                      role=role, view=view, voice=voice), steps)
+    assert trail.text == trail.prompt + trail.completion and trail.prompt == trail.prompt.rstrip(" ")
+    for name in ("o200k_base", "cl100k_base"):
+        tok = load_tokenizer(name)
+        head, whole = tok.encode(trail.prompt).ids, tok.encode(trail.text).ids
+        assert whole[:len(head)] == head, (name, trail.prompt[-30:], trail.completion[:30])
 
 
 def test_undefined_variable_names_template_and_line(templates):

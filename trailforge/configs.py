@@ -7,9 +7,11 @@
 | messages | messages: [{role, content}] | conversational SFT: the user states every fact, the voice reasons |
 | prompt_completion | prompt, completion | prompt-completion SFT: the chain -> its conclusion |
 | preference | prompt, chosen, rejected | DPO: flip minimal pairs, and broken chains' wrong conclusions |
+| preference_messages | prompt: [user], chosen: [assistant], rejected: [assistant] | conversational DPO: the same pairs, the whole chain in the user turn |
 | negatives | text, conclusion, expected | broken chains a judging role rejects (valid false) |
 
-Every config keeps `id`, the id of the `trails` row its prompt (or text) comes from. `text`,
+Every config keeps `id`, the id of the `trails` row its prompt (or text) comes from, and that
+row's `stage`, `family_id` and `depth`, so a trainer can keep (or rebuild) the curriculum. `text`,
 `messages` and `prompt_completion` hold only valid rows: a broken chain's completion states a
 conclusion that does not follow, which a model trained on completions would learn to say.
 """
@@ -26,6 +28,10 @@ import pyarrow.compute as pc
 from .grammar import INFERRED_RELATIONS
 
 QUESTION = "What follows, and why?"
+#: What the user asks after the chain in `preference_messages` (the answer is the conclusion).
+CHAIN_QUESTION = "What follows?"
+#: The columns every config carries: the source row and its place in the curriculum.
+LINEAGE = ("id", "stage", "family_id", "depth")
 
 
 def _valid(table: pa.Table) -> pa.Table:
@@ -33,17 +39,29 @@ def _valid(table: pa.Table) -> pa.Table:
 
 
 def _text(table: pa.Table) -> pa.Table:
-    return _valid(table).select(["id", "text"])
+    return _valid(table).select([*LINEAGE, "text"])
 
 
 def _negatives(table: pa.Table) -> pa.Table:
     """Broken chains (valid false): the whole trail, the conclusion it shows and the one that
     follows; the trail's role rejects the conclusion."""
-    return table.filter(pc.invert(table["valid"])).select(["id", "text", "conclusion", "expected"])
+    return table.filter(pc.invert(table["valid"])).select([*LINEAGE, "text", "conclusion",
+                                                            "expected"])
 
 
 def _sentence(clause: str) -> str:
     return clause[:1].upper() + clause[1:] + "."
+
+
+def _said(step: dict) -> str:
+    """A step as a sentence with its connective: "Suppose a rod is heated." """
+    return _sentence(f"{step['connective']} {step['text']}" if step["connective"] else step["text"])
+
+
+def chain_turn(steps: list[dict]) -> str:
+    """The user's turn of `preference_messages`: every step before the conclusion, each with
+    its connective, then the question; the same in every view and voice."""
+    return " ".join([*(_said(s) for s in steps[:-1]), CHAIN_QUESTION])
 
 
 def facts_turn(steps: list[dict]) -> str:
@@ -66,11 +84,33 @@ def _messages(table: pa.Table) -> pa.Table:
     messages = pa.ListArray.from_arrays(pa.array(np.arange(0, 2 * n + 1, 2), pa.int32()),
                                         pa.StructArray.from_arrays([role, content],
                                                                    names=["role", "content"]))
-    return pa.table({"id": table["id"], "messages": messages})
+    return table.select(LINEAGE).append_column("messages", messages)
+
+
+def _turns(role: str, contents: list[str]) -> pa.Array:
+    """One single-message conversation per content: [{role, content}]."""
+    message = pa.StructArray.from_arrays([pa.array([role] * len(contents), pa.string()),
+                                          pa.array(contents, pa.string())],
+                                         names=["role", "content"])
+    return pa.ListArray.from_arrays(pa.array(range(len(contents) + 1), pa.int32()), message)
 
 
 def _prompt_completion(table: pa.Table) -> pa.Table:
-    return _valid(table).select(["id", "prompt", "completion"])
+    return _valid(table).select([*LINEAGE, "prompt", "completion"])
+
+
+def _pairs(table: pa.Table) -> tuple[pa.Array, pa.Array, pa.Table]:
+    """The minimal pairs of whole families: for each flip and its parent, both ways round, the
+    row giving the prompt (and chosen) and the row giving rejected; and the broken base trails."""
+    flips = pc.indices_nonzero(pc.equal(pc.struct_field(table["mutation"], "op"), "flip"))
+    position = {row_id: i for i, row_id in enumerate(table["id"].to_pylist())} if len(flips) else {}
+    parents = pc.take(table["parent_id"], flips).to_pylist()
+    first, second = [], []
+    for flip, parent in zip(flips.to_pylist(), parents):
+        first += [position[parent], flip]
+        second += [flip, position[parent]]
+    broken = table.filter(pc.and_(pc.invert(table["valid"]), pc.equal(table["depth"], 0)))
+    return pa.array(first, pa.int64()), pa.array(second, pa.int64()), broken
 
 
 def _preference(table: pa.Table) -> pa.Table:
@@ -81,33 +121,43 @@ def _preference(table: pa.Table) -> pa.Table:
     Reverse: the flipped chain, chosen = the flipped completion, rejected = the parent's.
     The two completions differ only by the flip's conclusion edit. `table` holds whole families.
     Broken: a broken chain's prompt, chosen = the conclusion that follows, rejected = the one
-    the chain showed (each as "<connective> <conclusion>.").
+    the chain showed (each as " <connective> <conclusion>.", with the completion's space).
     """
-    flips = pc.indices_nonzero(pc.equal(pc.struct_field(table["mutation"], "op"), "flip"))
-    position = {row_id: i for i, row_id in enumerate(table["id"].to_pylist())} if len(flips) else {}
-    parents = pc.take(table["parent_id"], flips).to_pylist()
-    first, second = [], []  # the row giving id and prompt and chosen; the row giving rejected
-    for flip, parent in zip(flips.to_pylist(), parents):
-        first += [position[parent], flip]
-        second += [flip, position[parent]]
-    first_rows, second_rows = pa.array(first, pa.int64()), pa.array(second, pa.int64())
-    flipped = pa.table({"id": pc.take(table["id"], first_rows),
-                        "prompt": pc.take(table["prompt"], first_rows),
-                        "chosen": pc.take(table["completion"], first_rows),
-                        "rejected": pc.take(table["completion"], second_rows)})
-    broken = table.filter(pc.and_(pc.invert(table["valid"]), pc.equal(table["depth"], 0)))
-    connective = pa.array([steps[-1]["connective"] for steps in broken["steps"].to_pylist()],
-                          pa.string())
-    return pa.concat_tables([flipped, pa.table({
-        "id": broken["id"], "prompt": broken["prompt"],
-        "chosen": _sentences(connective, broken["expected"]),
-        "rejected": _sentences(connective, broken["conclusion"])})])
+    first, second, broken = _pairs(table)
+    flipped = table.select(LINEAGE).take(first).append_column(
+        "prompt", pc.take(table["prompt"], first)).append_column(
+        "chosen", pc.take(table["completion"], first)).append_column(
+        "rejected", pc.take(table["completion"], second))
+    lead = pa.array([steps[-1]["connective"] if c[:1] != " " else " " + steps[-1]["connective"]
+                     for steps, c in zip(broken["steps"].to_pylist(),
+                                         broken["completion"].to_pylist())], pa.string())
+    return pa.concat_tables([flipped, broken.select(LINEAGE).append_column(
+        "prompt", broken["prompt"]).append_column(
+        "chosen", _sentences(lead, broken["expected"])).append_column(
+        "rejected", _sentences(lead, broken["conclusion"]))])
 
 
-def _sentences(connectives: pa.Array, conclusions: pa.ChunkedArray) -> pa.Array:
-    """'<connective> <conclusion>.' for each row."""
+def _preference_messages(table: pa.Table) -> pa.Table:
+    """The `preference` pairs as conversations: the user turn is the whole chain before its
+    conclusion (`chain_turn`), chosen and rejected are assistant turns "<connective>
+    <conclusion>." with the prompting chain's connective, so they differ only in the conclusion."""
+    first, second, broken = _pairs(table)
+    steps = pc.take(table["steps"], first).to_pylist() + broken["steps"].to_pylist()
+    chosen = pc.take(table["conclusion"], first).to_pylist() + broken["expected"].to_pylist()
+    rejected = pc.take(table["conclusion"], second).to_pylist() + broken["conclusion"].to_pylist()
+    lineage = pa.concat_tables([table.select(LINEAGE).take(first), broken.select(LINEAGE)])
+    return (lineage.append_column("prompt", _turns("user", [chain_turn(s) for s in steps]))
+            .append_column("chosen", _turns("assistant", [
+                _said({**s[-1], "text": c}) for s, c in zip(steps, chosen)]))
+            .append_column("rejected", _turns("assistant", [
+                _said({**s[-1], "text": r}) for s, r in zip(steps, rejected)])))
+
+
+def _sentences(leads: pa.Array, conclusions: pa.ChunkedArray) -> pa.Array:
+    """'<lead> <conclusion>.' for each row (the lead: the space the completion starts with, if
+    any, and the conclusion's connective)."""
     return pc.binary_join_element_wise(
-        pc.binary_join_element_wise(connectives, conclusions, " "), pa.scalar("."), "")
+        pc.binary_join_element_wise(leads, conclusions, " "), pa.scalar("."), "")
 
 
 def _trails(table: pa.Table) -> pa.Table:
@@ -115,7 +165,13 @@ def _trails(table: pa.Table) -> pa.Table:
 
 
 def _schema(*columns: tuple[str, pa.DataType]) -> Callable[[Sequence[str]], pa.Schema]:
-    return lambda labels: pa.schema([("id", pa.string()), *columns])
+    """A training config's schema: the lineage columns, then `columns`."""
+    lineage = [("id", pa.string()), ("stage", pa.int32()), ("family_id", pa.string()),
+               ("depth", pa.int32())]
+    return lambda labels: pa.schema([*lineage, *columns])
+
+
+CONVERSATION = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 
 
 def trails_schema(labels: Sequence[str]) -> pa.Schema:
@@ -155,13 +211,15 @@ class Config:
 CONFIGS: dict[str, Config] = {
     "trails": Config(_trails, trails_schema, rowwise=True),
     "text": Config(_text, _schema(("text", pa.string())), rowwise=True),
-    "messages": Config(_messages, _schema(("messages", pa.list_(pa.struct(
-        [("role", pa.string()), ("content", pa.string())])))), rowwise=True),
+    "messages": Config(_messages, _schema(("messages", CONVERSATION)), rowwise=True),
     "prompt_completion": Config(_prompt_completion, _schema(("prompt", pa.string()),
                                                             ("completion", pa.string())),
                                 rowwise=True),
     "preference": Config(_preference, _schema(("prompt", pa.string()), ("chosen", pa.string()),
                                               ("rejected", pa.string())), rowwise=False),
+    "preference_messages": Config(_preference_messages, _schema(
+        ("prompt", CONVERSATION), ("chosen", CONVERSATION), ("rejected", CONVERSATION)),
+        rowwise=False),
     "negatives": Config(_negatives, _schema(("text", pa.string()), ("conclusion", pa.string()),
                                             ("expected", pa.string())), rowwise=True),
 }

@@ -28,6 +28,7 @@ from .seeding import stable_hash
 from .shard import KEY, ShardJob, finished_shard, merged_stats, part_path
 from .write import (
     card_text,
+    split_bytes,
     merge_parts,
     package_versions,
     sha256_file,
@@ -130,10 +131,22 @@ def card_body(recipe: Recipe, inputs: Inputs, sizes: dict[str, dict[str, int]],
         "| prompt-completion SFT |",
         "| `preference` | `id`, `prompt`, `chosen`, `rejected` (flip minimal pairs; broken chains: "
         "the conclusion that follows vs the one shown) | DPO |",
+        "| `preference_messages` | `id`, `prompt: [user]` (the whole chain, then \"What follows?\"), "
+        "`chosen`, `rejected: [assistant]` | conversational DPO |",
         "| `negatives` | `id`, `text`, `conclusion`, `expected` (broken chains a critic or skeptic "
         "rejects) | judgement training |", "",
         "`text`, `messages` and `prompt_completion` hold only valid rows (`valid` true): a broken "
-        "chain's completion states a conclusion that does not follow.", "",
+        "chain's completion states a conclusion that does not follow. Every config also carries "
+        "`stage`, `family_id` and `depth` of its source row.", "",
+        "## Keep the curriculum", "",
+        "The rows are in curriculum order; trainers shuffle by default, which mixes the stages and "
+        "scatters each family. With TRL on transformers 5:", "",
+        "```python", "from trl import SFTConfig",
+        'args = SFTConfig(train_sampling_strategy="sequential", packing=False)', "```", "",
+        "(on transformers 4, override `Trainer._get_train_sampler` to return a "
+        "`SequentialSampler`). Every prompt ends on a visible character, and its completion starts "
+        "with the space before the conclusion, so the prompt's tokens are a prefix of the whole "
+        "text's under each target tokenizer.", "",
         "Rows per config and split: " + "; ".join(
             f"{c}: " + ", ".join(f"{s} {n}" for s, n in splits.items())
             for c, splits in sizes.items()) + ".", "",
@@ -267,9 +280,14 @@ def build_version(recipe: Recipe, workers: int | None = None, engine: str = "loc
         shutil.rmtree(parts_dir)
         by_split = sizes.get("trails", {})
         sample = next((r["sample"] for r in results if r["sample"]), [])
+        meta = {**recipe.card.model_dump(), "pretty_name": recipe.card.pretty_name or recipe.name}
+        downloads: dict[str, int] = defaultdict(int)
+        for name, entry in files.items():
+            downloads[name.split("/")[1]] += entry["bytes"]
+        schemas = {config: CONFIGS[config].schema(labels) for config in sizes}
         (temp / "README.md").write_text(
-            card_text({"pretty_name": recipe.name}, sizes, card_body(recipe, inputs, sizes, sample)),
-            encoding="utf-8")
+            card_text(meta, sizes, split_bytes(temp, files), downloads, schemas,
+                      card_body(recipe, inputs, sizes, sample)), encoding="utf-8")
         stats_doc = _stats(results, by_split, merged_stats(results), recipe.anchors.tags)
         write_json(temp / "stats.json", stats_doc)
         seconds = time.perf_counter() - started
@@ -289,6 +307,7 @@ def build_version(recipe: Recipe, workers: int | None = None, engine: str = "loc
             "packages": package_versions(),
             "rows": {"total": stats_doc["rows"], "by_split": by_split},
             "configs": sizes,
+            "card": {"path": "README.md", "sha256": sha256_file(temp / "README.md")},
             "files": files,
         })
     return BuildResult(path=final, rows=stats_doc["rows"], by_split=by_split,

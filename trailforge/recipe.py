@@ -61,6 +61,19 @@ class Difficulty(BaseModel):
         return self
 
 
+class CardMeta(BaseModel):
+    """The dataset card's metadata, as the Hub reads it (pretty_name defaults to the name)."""
+
+    model_config = ConfigDict(extra="forbid")
+    pretty_name: str | None = None
+    license: str = "apache-2.0"
+    language: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
+    task_categories: list[str] = Field(default_factory=lambda: ["text-generation"])
+    task_ids: list[str] = Field(default_factory=lambda: ["language-modeling"])
+    tags: list[str] = Field(default_factory=lambda: ["reasoning", "curriculum", "synthetic",
+                                                     "micro-variants", "trailforge"])
+
+
 class Anchors(BaseModel):
     """The `anchor` mutator's vocabulary: tags with `{}` for the decisive words."""
 
@@ -140,6 +153,7 @@ class Recipe(BaseModel):
     ood: OOD = Field(default_factory=OOD)
     order: Literal["curriculum", "shuffle"] = "curriculum"
     difficulty: Difficulty = Field(default_factory=Difficulty)
+    card: CardMeta = Field(default_factory=CardMeta)
     max_drift: MaxDrift | None = None
     output: str = "out"
     limit: int | None = Field(default=None, ge=1)

@@ -237,7 +237,8 @@ class Renderer:
         return self._skeletons[key]
 
     def render(self, spec: TrailSpec, steps: tuple[Step, ...]) -> Trail:
-        """Render a chain; `text == prompt + completion` and the completion starts at the conclusion.
+        """Render a chain; `text == prompt + completion`, and the completion starts with the
+        space (if any) before the conclusion's connective.
 
         Views that only place step strings are rendered once per layout into a skeleton and then
         filled by substitution, which gives the same text as Jinja (checked) many times faster.
@@ -259,6 +260,10 @@ class Renderer:
                     file=self.template_dir / name, hint="print {{ step.connective }} for every step")
             cut = raw.index(sentinel)
             text = raw.replace(sentinel, "")
+        # The prompt ends on a visible character: byte-level BPEs attach a space to the word after
+        # it, so a prompt ending in a space would tokenize unlike the same text inside prompt +
+        # completion. With the space in the completion, tokens(prompt) prefix tokens(text).
+        cut = len(text[:cut].rstrip(" \t"))
         return Trail(spec=spec, steps=steps, text=text, prompt=text[:cut], completion=text[cut:])
 
 

@@ -7,6 +7,7 @@ are streamed in batches, and the config check holds one split's `trails` rows at
 
 from __future__ import annotations
 
+import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import reduce
@@ -326,6 +327,40 @@ def _bound_breaches(index: pa.Table, rows: np.ndarray, parent: np.ndarray, base:
     return found
 
 
+#: The configs whose prompt is followed by one or more completions, and those completions.
+_PROMPTED = {"trails": ("completion",), "preference": ("chosen", "rejected")}
+
+
+def _check_boundaries(directory: Path, manifest: dict[str, Any], names: list[str],
+                      check: Check) -> None:
+    """Under every recorded tokenizer, tokens(prompt) is a prefix of tokens(prompt + completion)
+    for every trails row and preference pair: what a trainer computes the loss on is what the
+    model sees at inference."""
+    tokenizers = [(entry["label"], _load(entry)) for entry in manifest.get("tokenizers", [])]
+    for name in names:
+        config = name.split("/")[1]
+        if config not in _PROMPTED:
+            continue
+        try:
+            with pq.ParquetFile(directory / name) as file:
+                batches = list(file.iter_batches(batch_size=_BATCH_ROWS,
+                                                 columns=["id", "prompt", *_PROMPTED[config]]))
+        except _READ_ERRORS:
+            continue  # reported by the files and schema checks
+        for batch in batches:
+            ids, prompts = batch["id"].to_pylist(), batch["prompt"].to_pylist()
+            check.checked += batch.num_rows
+            for label, tok in tokenizers:
+                heads = tok.encode_batch(prompts)
+                for column in _PROMPTED[config]:
+                    wholes = tok.encode_batch([p + c for p, c in
+                                               zip(prompts, batch[column].to_pylist())])
+                    for row, head, whole in zip(ids, heads, wholes):
+                        if whole[:len(head)] != head:
+                            check.fail(f"{name}: row {row}: {label} tokens of the prompt are not a "
+                                       f"prefix of those of prompt + {column}")
+
+
 def _check_trails(directory: Path, manifest: dict[str, Any], names: list[str], labels: list[str],
                   step: Callable[[str], Check]) -> None:
     """The row checks, on the index of the `trails` files (freed when they are done)."""
@@ -411,6 +446,47 @@ def _check_card(directory: Path, manifest: dict[str, Any], sizes: dict[str, int]
     if set(card_configs) != set(actual_sizes):
         check.fail(f"README.md: configs {sorted(card_configs)} differ from the files "
                    f"{sorted(actual_sizes)}")
+    recorded = manifest.get("card", {}).get("sha256")
+    if recorded is None:
+        check.fail("manifest.json: no hash of the card (README.md) is recorded")
+    elif sha256_file(path) != recorded:
+        check.fail("README.md: the card was changed after the build (sha256 differs from the "
+                   "manifest)")
+    for message in _datasets_warnings(directory, sorted(card_configs)):
+        check.fail(f"README.md: {message}")
+
+
+def _datasets_warnings(directory: Path, configs: list[str]) -> list[str]:
+    """What `datasets` warns about, or fails on, when it reads each config's card entry (in a
+    throwaway cache, offline): a card the Hub's loader accepts only in part is a breach."""
+    import logging
+
+    import datasets
+
+    found: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            found.append(f"datasets warns: {record.getMessage()}")
+
+    logger = logging.getLogger("datasets")
+    quiet = logger.handlers[:]  # collected, not printed
+    for other in quiet:
+        logger.removeHandler(other)
+    handler = Collect(level=logging.WARNING)
+    logger.addHandler(handler)
+    try:
+        with tempfile.TemporaryDirectory(prefix="trailforge-verify-") as cache:
+            for config in configs:
+                try:
+                    datasets.load_dataset_builder(str(directory), config, cache_dir=cache)
+                except Exception as exc:  # noqa: BLE001 - any failure to load is the finding
+                    found.append(f"datasets cannot load config {config}: {exc}")
+    finally:
+        logger.removeHandler(handler)
+        for other in quiet:
+            logger.addHandler(other)
+    return list(dict.fromkeys(found))
 
 
 def _check_configs(directory: Path, sizes: dict[str, int], labels: list[str],
@@ -464,9 +540,8 @@ def _is_projection(directory: Path, names: list[str], config: Config, trails: pa
     try:
         stored = _read_all(directory, names, schema).cast(schema)
         expected = config.project(trails).cast(schema)
-        if not config.rowwise:
-            by_all = [(name, "ascending") for name in schema.names]
-            stored, expected = stored.sort_by(by_all), expected.sort_by(by_all)
+        if not config.rowwise:  # the same rows as a multiset (nested columns do not sort)
+            return sorted(map(repr, stored.to_pylist())) == sorted(map(repr, expected.to_pylist()))
         return stored.equals(expected)
     except (*_READ_ERRORS, KeyError, ValueError):
         return False
@@ -479,8 +554,8 @@ def verify(directory: Path, on_step: Callable[[str], None] | None = None) -> Rep
     labels = [t["label"] for t in manifest.get("tokenizers", [])]
     checks = {name: Check(name) for name in (
         "files match manifest", "trails schema", "row ids and text", "lineage",
-        "families and held-out splits", "token bound", "world logic", "card matches files",
-        "configs match trails")}
+        "families and held-out splits", "token bound", "world logic", "prompt boundaries",
+        "card matches files", "configs match trails")}
 
     def step(name: str) -> Check:
         if on_step:
@@ -489,6 +564,7 @@ def verify(directory: Path, on_step: Callable[[str], None] | None = None) -> Rep
 
     sizes = _check_files(directory, manifest, step("files match manifest"))
     _check_trails(directory, manifest, list(sizes), labels, step)
+    _check_boundaries(directory, manifest, list(sizes), step("prompt boundaries"))
     _check_card(directory, manifest, sizes, step("card matches files"))
     _check_configs(directory, sizes, labels, step("configs match trails"))
     return Report(directory=directory, checks=list(checks.values()))
