@@ -1,7 +1,13 @@
-"""trailforge: a dataset factory for ski-track reasoning trails."""
+"""trailforge: a dataset factory for ski-track reasoning trails.
+
+The Python API (see README, "Python API"): `trailforge.build`, `trailforge.verify`,
+`trailforge.load`, `trailforge.publish`.
+"""
 
 __version__ = "0.1.0"
 
-from .publish import publish  # noqa: E402  - the notebook API: trailforge.publish(dir, repo_id)
+# Importing the API loads the submodules named `build`, `verify` and `publish` first, so the
+# functions bound here are never replaced by those modules on a later import.
+from .api import BuiltVersion, build, load, publish, verify  # noqa: E402
 
-__all__ = ["__version__", "publish"]
+__all__ = ["__version__", "BuiltVersion", "build", "load", "publish", "verify"]

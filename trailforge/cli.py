@@ -67,7 +67,8 @@ def main() -> None:
 @click.option("--recipe", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Recipe YAML [default: ./trailforge.yaml, else the bundled default].")
 @click.option("--out", "output", type=click.Path(file_okay=False), default=None,
-              help="Output root; the version goes to OUT/<name>/<version>/.")
+              help="Output root, relative to the current folder; the version goes to "
+              "OUT/<name>/<version>/ [default: the recipe's output, relative to the recipe].")
 @click.option("--seed", type=int, default=None, help="Override the recipe's seed.")
 @click.option("--version", "version", default=None, help="Override the recipe's version (e.g. 0.2.0).")
 @click.option("--limit", type=click.IntRange(min=1), default=None,
@@ -106,6 +107,7 @@ def build(recipe: Path | None, output: str | None, seed: int | None, version: st
     from .factory import build_version
     from .recipe import load_recipe
 
+    output = str(Path(output).resolve()) if output else None  # --out is relative to here
     loaded = load_recipe(recipe, output=output, seed=seed, version=version, limit=limit,
                          tokenizers=list(tokenizers) or None)
     signal.signal(signal.SIGTERM, _terminate)
@@ -161,6 +163,11 @@ def _summary(result: Any) -> None:
     console.print(f"output: [bold]{result.path}[/]")
 
 
+TOKENIZER_DIR = click.option(
+    "--tokenizer-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+    help="Find file tokenizers here by sha256 [default: the copies in the version's tokenizers/].")
+
+
 @main.command()
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--n", "count", type=click.IntRange(min=1), default=5, show_default=True,
@@ -171,16 +178,16 @@ def _summary(result: Any) -> None:
 @click.option("--family", default=None,
               help="Show one family (a family_id, or N for the N-th family): the base trail and "
               "each variant with its changed tokens highlighted.")
+@TOKENIZER_DIR
 @_handle_errors
 def show(directory: Path, count: int, stage: int | None, domain: str | None, split: str | None,
-         family: str | None) -> None:
+         family: str | None, tokenizer_dir: Path | None) -> None:
     """Print trails of a built version readably, steps coloured by kind."""
     import pyarrow.compute as pc
 
-    from .dataset import read_manifest, read_table
+    from .dataset import read_manifest, read_table, recorded_tokenizer
     from .errors import DatasetError
     from .show import family_panels, trail_panel
-    from .tokenize import load_tokenizer
 
     table = read_table(directory)  # filtered in Arrow: only the rows shown become Python objects
     bases = table.filter(pc.equal(table["depth"], 0))
@@ -197,7 +204,7 @@ def show(directory: Path, count: int, stage: int | None, domain: str | None, spl
         tokenizer = None
         for entry in read_manifest(directory).get("tokenizers", []):
             try:
-                tokenizer = load_tokenizer(entry["spec"])
+                tokenizer = recorded_tokenizer(directory, entry, tokenizer_dir)
                 break
             except TrailforgeError:
                 continue
@@ -218,21 +225,25 @@ def show(directory: Path, count: int, stage: int | None, domain: str | None, spl
 
 @main.command()
 @click.argument("directory", type=click.Path(path_type=Path))
+@TOKENIZER_DIR
 @_handle_errors
-def verify(directory: Path) -> None:
+def verify(directory: Path, tokenizer_dir: Path | None) -> None:
     """Re-check a built version; exit 0 if clean, 1 on any breach, 2 on unusable input.
 
-    Re-computes every shard's sha256 against the manifest, re-tokenizes every variant with the
-    recorded tokenizers (fingerprints must match) and checks the bound and the stored distances,
-    checks lineage (parents exist, in the same family and split), that no family spans splits, that
-    held-out domains and roles stay out of the other splits, that the card matches the files and
-    that every config is the projection of `trails`.
+    Re-computes every file's sha256 against the manifest (and treats a file it does not list as a
+    breach), re-tokenizes every variant with the recorded tokenizers (fingerprints must match) and
+    checks the bound and the stored distances, that each prompt's tokens prefix its whole text's,
+    lineage (parents exist, in the same family and split), that no family spans splits, that
+    held-out domains and roles stay out of the other splits, that the card is the one built and
+    matches the files (and `datasets` reads it without a warning), and that every config is the
+    projection of `trails`.
     """
     from .verify import SHOWN
     from .verify import verify as run_verify
 
     with err_console.status("verifying") as status:
-        report = run_verify(directory, on_step=lambda name: status.update(f"verifying: {name}"))
+        report = run_verify(directory, on_step=lambda name: status.update(f"verifying: {name}"),
+                            tokenizer_dir=tokenizer_dir)
     table = Table(title=f"verify {directory}", title_justify="left")
     table.add_column("check")
     table.add_column("checked", justify="right")

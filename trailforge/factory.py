@@ -23,22 +23,26 @@ from .configs import CONFIGS
 from .curriculum import MutationStats
 from .engines import get_engine
 from .errors import OutputError
-from .recipe import Recipe
+from .recipe import Recipe, recorded_spec
 from .seeding import stable_hash
 from .shard import KEY, ShardJob, finished_shard, merged_stats, part_path
+from .tokenize import resolve_kind, split_label
 from .write import (
     card_text,
-    split_bytes,
+    copy_tokenizer,
     merge_parts,
     package_versions,
     sha256_file,
+    split_bytes,
     version_workspace,
     write_json,
 )
 
 
 @dataclass
-class BuildResult:
+class BuiltVersion:
+    """What a build made: the version folder, its row counts and statistics."""
+
     path: Path
     rows: int
     by_split: dict[str, int]
@@ -52,15 +56,6 @@ class BuildResult:
 
 def _relative(path: Path, base: Path) -> str:
     return Path(os.path.relpath(path.resolve(), base.resolve())).as_posix()
-
-
-def _tokenizer_spec(spec: str) -> str:
-    """The spec as recorded: never an absolute path of this machine."""
-    label, sep, rest = spec.partition("=")
-    bare = rest if sep and label.isidentifier() else spec
-    if os.path.isabs(os.path.expanduser(bare)):
-        return spec.replace(bare, Path(bare).name)
-    return spec
 
 
 def input_hashes(inputs: Inputs) -> dict[str, str]:
@@ -87,7 +82,7 @@ def _order_line(recipe: Recipe) -> str:
     if recipe.order == "shuffle":
         return "seeded shuffle"
     if recipe.difficulty.by == "surprisal":
-        model = _tokenizer_spec(recipe.difficulty.model or "")
+        model = recorded_spec(recipe.difficulty.model or "")
         easiest = f"the lowest mean surprisal per token under `{model}` first (`rarity`: nats)"
     else:
         easiest = ("the most predictable tokens first (`rarity`: a token-id proxy under the "
@@ -157,7 +152,7 @@ def card_body(recipe: Recipe, inputs: Inputs, sizes: dict[str, dict[str, int]],
         lines.append(f"- depth {row['depth']} ({op}): {row['text']!r}")
     command = (f"trailforge build --recipe trailforge.yaml --version {recipe.version} "
                f"--seed {recipe.seed}" + (f" --limit {recipe.limit}" if recipe.limit else "")
-               + "".join(f" --tokenizer {_tokenizer_spec(t)}" for t in recipe.tokenizers))
+               + "".join(f" --tokenizer {recorded_spec(t)}" for t in recipe.tokenizers))
     lines += ["", "## Rebuild", "",
               "From a trailforge checkout whose input files match the hashes in `manifest.json`:", "",
               "```bash", command, "```", "",
@@ -248,7 +243,7 @@ def _stats(results: list[dict], by_split: dict[str, int], mutations: MutationSta
 def build_version(recipe: Recipe, workers: int | None = None, engine: str = "local",
                   address: str | None = None, resume: bool = False, shard_size: int | None = None,
                   on_start: Callable[[int, int], None] | None = None,
-                  on_progress: Callable[[int, int], None] | None = None) -> BuildResult:
+                  on_progress: Callable[[int, int], None] | None = None) -> BuiltVersion:
     """Build `recipe` into `<output>/<name>/<version>/`; no version folder appears unless the whole
     build succeeded. `resume` keeps the intact shards of an interrupted build of the same inputs.
     `shard_size` (families per shard; default: automatic) changes the work units, never the bytes.
@@ -260,7 +255,7 @@ def build_version(recipe: Recipe, workers: int | None = None, engine: str = "loc
     final = recipe.output_dir
     if final.exists():
         if existing_fingerprint(final) == fingerprint:
-            return BuildResult(path=final, rows=0, by_split={}, by_stage={}, by_domain={},
+            return BuiltVersion(path=final, rows=0, by_split={}, by_stage={}, by_domain={},
                                seconds=0.0, already_built=True)
         raise OutputError(f"version {recipe.version} already exists and was built from other inputs",
                           file=final, hint="bump `version` in the recipe or pass --version; "
@@ -288,6 +283,8 @@ def build_version(recipe: Recipe, workers: int | None = None, engine: str = "loc
         (temp / "README.md").write_text(
             card_text(meta, sizes, split_bytes(temp, files), downloads, schemas,
                       card_body(recipe, inputs, sizes, sample)), encoding="utf-8")
+        copies = [copy_tokenizer(*resolve_kind(split_label(spec)[1], recipe.base_dir), t.label, temp)
+                  for spec, t in zip(recipe.tokenizers, inputs.tokenizers)]
         stats_doc = _stats(results, by_split, merged_stats(results), recipe.anchors.tags)
         write_json(temp / "stats.json", stats_doc)
         seconds = time.perf_counter() - started
@@ -298,10 +295,11 @@ def build_version(recipe: Recipe, workers: int | None = None, engine: str = "loc
             "inputs_fingerprint": fingerprint,
             "recipe": recipe.resolved(),
             "inputs": hashes,
-            "tokenizers": [{"spec": _tokenizer_spec(s), "label": t.label,
-                            "fingerprint": t.fingerprint, "vocab_size": t.vocab_size}
-                           for s, t in zip(recipe.tokenizers, inputs.tokenizers)],
-            **({"difficulty_model": {"spec": _tokenizer_spec(recipe.difficulty.model or ""),
+            "tokenizers": [{"spec": recorded_spec(s), "label": t.label,
+                            "fingerprint": t.fingerprint, "vocab_size": t.vocab_size,
+                            **({"files": copied} if copied else {})}
+                           for s, t, copied in zip(recipe.tokenizers, inputs.tokenizers, copies)],
+            **({"difficulty_model": {"spec": recorded_spec(recipe.difficulty.model or ""),
                                      "fingerprint": inputs.difficulty_model.fingerprint}}
                if inputs.difficulty_model else {}),
             "packages": package_versions(),
@@ -310,7 +308,7 @@ def build_version(recipe: Recipe, workers: int | None = None, engine: str = "loc
             "card": {"path": "README.md", "sha256": sha256_file(temp / "README.md")},
             "files": files,
         })
-    return BuildResult(path=final, rows=stats_doc["rows"], by_split=by_split,
+    return BuiltVersion(path=final, rows=stats_doc["rows"], by_split=by_split,
                        by_stage=stats_doc["by_stage"], by_domain=stats_doc["by_domain"],
                        seconds=seconds, stats=stats_doc, resumed_shards=resumed)
 

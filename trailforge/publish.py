@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from .dataset import read_manifest
+from .dataset import listed_files, read_manifest
 from .errors import TrailforgeError
 from .verify import verify
 from .write import sha256_file
@@ -67,14 +67,15 @@ class PublishResult:
 
 def plan_publish(directory: Path, repo_id: str, branch: str = "main", private: bool = False
                  ) -> PublishPlan:
-    """What would be sent: every file of the version (card, manifest, stats, all shards)."""
+    """What would be sent: exactly the files the manifest lists (card, manifest, stats, shards,
+    tokenizer copies); anything else in the folder is never sent (`verify` reports it)."""
     directory = Path(directory)
     manifest = read_manifest(directory)
     if "/" not in repo_id or repo_id.count("/") != 1 or not all(repo_id.split("/")):
         raise PublishError(f"repo id {repo_id!r} must look like ORG/NAME",
                            hint="e.g. --repo-id my-org/ski-tracks")
-    files = [PlannedFile(p.relative_to(directory).as_posix(), p.stat().st_size, sha256_file(p))
-             for p in sorted(directory.rglob("*")) if p.is_file()]
+    files = [PlannedFile(name, (directory / name).stat().st_size, sha256_file(directory / name))
+             for name in sorted(listed_files(manifest)) if (directory / name).is_file()]
     return PublishPlan(directory=directory, repo_id=repo_id, branch=branch,
                        tag=f"v{manifest['version']}", private=private, files=files)
 

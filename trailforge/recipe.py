@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -230,8 +231,23 @@ class Recipe(BaseModel):
 
     def resolved(self) -> dict[str, Any]:
         """The recipe as recorded in the manifest: every field that shapes the data, paths as
-        written (relative to the recipe); not the output folder, which may be a machine path."""
-        return self.model_dump(mode="json", exclude={"output"})
+        written (relative to the recipe); not the output folder, and no absolute path of this
+        machine (a tokenizer or model given by one is recorded by its name)."""
+        data = self.model_dump(mode="json", exclude={"output"})
+        data["tokenizers"] = [recorded_spec(t) for t in self.tokenizers]
+        if self.difficulty.model:
+            data["difficulty"]["model"] = recorded_spec(self.difficulty.model)
+        return data
+
+
+def recorded_spec(spec: str) -> str:
+    """A tokenizer or model spec as a version records it: an absolute path becomes its last
+    name (`LABEL=` kept), so no machine path is written into a dataset."""
+    label, sep, rest = spec.partition("=")
+    bare = rest if sep and label.isidentifier() else spec
+    if os.path.isabs(os.path.expanduser(bare)):
+        return spec.replace(bare, Path(os.path.expanduser(bare)).name)
+    return spec
 
 
 def default_recipe_path() -> Path:

@@ -22,10 +22,10 @@ import yaml
 
 from .build import row_id
 from .configs import CONFIGS, Config, trails_schema
-from .dataset import read_manifest
+from .dataset import listed_files, read_manifest, recorded_tokenizer
 from .distance import token_distance
 from .errors import DatasetError, TrailforgeError
-from .tokenize import Tokenizer, load_tokenizer
+from .tokenize import Tokenizer
 from .write import sha256_file
 
 #: How many breaches of one check are listed (the count is always complete).
@@ -92,10 +92,18 @@ def _check_files(directory: Path, manifest: dict[str, Any], check: Check) -> dic
             continue
         if sizes[name] != entry.get("rows"):
             check.fail(f"{name}: {sizes[name]} rows, manifest says {entry.get('rows')}")
-    for path in sorted((directory / "data").rglob("*.parquet")):
+    for entry in manifest.get("tokenizers", []):
+        for name, digest in entry.get("files", {}).items():
+            check.checked += 1
+            if not (directory / name).is_file():
+                check.fail(f"{name}: missing (a copy of tokenizer {entry['label']!r})")
+            elif sha256_file(directory / name) != digest:
+                check.fail(f"{name}: sha256 differs from the manifest (the file was changed)")
+    known = listed_files(manifest)
+    for path in sorted(directory.rglob("*")):
         name = path.relative_to(directory).as_posix()
-        if name not in listed:
-            check.fail(f"{name}: not listed in the manifest")
+        if path.is_file() and name not in known:
+            check.fail(f"{name}: not listed in the manifest (publish would not send it)")
     return sizes
 
 
@@ -266,18 +274,20 @@ def _bases(parent: np.ndarray) -> np.ndarray:
     return up
 
 
-def _load(entry: dict[str, Any]) -> Tokenizer:
+def _load(directory: Path, entry: dict[str, Any], search: Path | None) -> Tokenizer:
     """The tokenizer a manifest entry names; DatasetError where it cannot be loaded here."""
     try:
-        return load_tokenizer(entry["spec"])
+        return recorded_tokenizer(directory, entry, search)
+    except DatasetError:
+        raise
     except TrailforgeError as exc:
         raise DatasetError(f"cannot load tokenizer {entry['spec']!r} to re-check the bound: "
                            f"{exc.message}", hint="run verify where that tokenizer is "
-                           "available (a tokenizer.json is recorded by file name only)") from None
+                           "available, or pass --tokenizer-dir with its file") from None
 
 
 def _check_bound(index: pa.Table, parent: np.ndarray, manifest: dict[str, Any],
-                 check: Check) -> None:
+                 tokenizers: list[tuple[dict[str, Any], Tokenizer]], check: Check) -> None:
     """Re-encode every variant with each recorded tokenizer: the bound and the stored distances."""
     recipe = manifest.get("recipe", {})
     bound = recipe.get("max_token_distance", 2)
@@ -285,8 +295,7 @@ def _check_bound(index: pa.Table, parent: np.ndarray, manifest: dict[str, Any],
     base = _bases(parent)
     variants = np.flatnonzero(parent >= 0)
     variants = variants[np.argsort(base[variants], kind="stable")]  # a base's variants together
-    for entry in manifest.get("tokenizers", []):
-        tok = _load(entry)
+    for entry, tok in tokenizers:
         if tok.fingerprint != entry.get("fingerprint"):
             check.fail(f"tokenizer {entry['spec']}: fingerprint differs from the one built with")
             continue
@@ -331,12 +340,13 @@ def _bound_breaches(index: pa.Table, rows: np.ndarray, parent: np.ndarray, base:
 _PROMPTED = {"trails": ("completion",), "preference": ("chosen", "rejected")}
 
 
-def _check_boundaries(directory: Path, manifest: dict[str, Any], names: list[str],
-                      check: Check) -> None:
+def _check_boundaries(directory: Path, names: list[str],
+                      tokenizers: list[tuple[dict[str, Any], Tokenizer]], check: Check) -> None:
     """Under every recorded tokenizer, tokens(prompt) is a prefix of tokens(prompt + completion)
     for every trails row and preference pair: what a trainer computes the loss on is what the
     model sees at inference."""
-    tokenizers = [(entry["label"], _load(entry)) for entry in manifest.get("tokenizers", [])]
+    tokenizers = [(entry["label"], tok) for entry, tok in tokenizers
+                  if tok.fingerprint == entry.get("fingerprint")]  # else: a token bound breach
     for name in names:
         config = name.split("/")[1]
         if config not in _PROMPTED:
@@ -362,6 +372,7 @@ def _check_boundaries(directory: Path, manifest: dict[str, Any], names: list[str
 
 
 def _check_trails(directory: Path, manifest: dict[str, Any], names: list[str], labels: list[str],
+                  tokenizers: list[tuple[dict[str, Any], Tokenizer]],
                   step: Callable[[str], Check]) -> None:
     """The row checks, on the index of the `trails` files (freed when they are done)."""
     indexed, index = _read_index(directory, names, labels, step("trails schema"))
@@ -369,7 +380,7 @@ def _check_trails(directory: Path, manifest: dict[str, Any], names: list[str], l
     parent = _parent_positions(index)
     _check_lineage(index, parent, step("lineage"))
     _check_splits(index, manifest, step("families and held-out splits"))
-    _check_bound(index, parent, manifest, step("token bound"))
+    _check_bound(index, parent, manifest, tokenizers, step("token bound"))
     _check_worlds(directory, indexed, step("world logic"))
 
 
@@ -547,10 +558,15 @@ def _is_projection(directory: Path, names: list[str], config: Config, trails: pa
         return False
 
 
-def verify(directory: Path, on_step: Callable[[str], None] | None = None) -> Report:
-    """Run every check on a version folder. Raises DatasetError only for unusable input."""
+def verify(directory: Path, on_step: Callable[[str], None] | None = None,
+           tokenizer_dir: Path | None = None) -> Report:
+    """Run every check on a version folder. Raises DatasetError only for unusable input (no
+    manifest, a tokenizer that cannot be loaded here). A file tokenizer is loaded from the
+    version's copy, or from `tokenizer_dir` by its sha256."""
     directory = Path(directory)
     manifest = read_manifest(directory)
+    tokenizers = [(entry, _load(directory, entry, tokenizer_dir))
+                  for entry in manifest.get("tokenizers", [])]
     labels = [t["label"] for t in manifest.get("tokenizers", [])]
     checks = {name: Check(name) for name in (
         "files match manifest", "trails schema", "row ids and text", "lineage",
@@ -563,8 +579,8 @@ def verify(directory: Path, on_step: Callable[[str], None] | None = None) -> Rep
         return checks[name]
 
     sizes = _check_files(directory, manifest, step("files match manifest"))
-    _check_trails(directory, manifest, list(sizes), labels, step)
-    _check_boundaries(directory, manifest, list(sizes), step("prompt boundaries"))
+    _check_trails(directory, manifest, list(sizes), labels, tokenizers, step)
+    _check_boundaries(directory, list(sizes), tokenizers, step("prompt boundaries"))
     _check_card(directory, manifest, sizes, step("card matches files"))
     _check_configs(directory, sizes, labels, step("configs match trails"))
     return Report(directory=directory, checks=list(checks.values()))

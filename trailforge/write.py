@@ -49,6 +49,34 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+#: The files of a local tokenizer folder that AutoTokenizer reads (never model weights).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                   "added_tokens.json", "vocab.json", "vocab.txt", "merges.txt", "tokenizer.model",
+                   "spiece.model", "sentencepiece.bpe.model", "chat_template.jinja", "config.json")
+#: Where a version keeps copies of its file tokenizers, so `verify` and `show` need no path.
+TOKENIZERS_DIR = "tokenizers"
+
+
+def copy_tokenizer(kind: str, resolved: str, label: str, version: Path) -> dict[str, str]:
+    """Copy a file tokenizer (`tokenizers/<label>.json`) or a local tokenizer folder's tokenizer
+    files (`tokenizers/<label>/`) into the version; returns {path in version: sha256}. Encodings
+    and Hub tokenizers are named by their spec, so nothing is copied for them."""
+    if kind == "tokenizer_json":
+        sources = {f"{TOKENIZERS_DIR}/{label}.json": Path(resolved)}
+    elif kind == "transformers" and not resolved.startswith("hf:"):
+        sources = {f"{TOKENIZERS_DIR}/{label}/{name}": Path(resolved) / name
+                   for name in TOKENIZER_FILES if (Path(resolved) / name).is_file()}
+    else:
+        return {}
+    copied = {}
+    for name, source in sources.items():
+        target = version / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        copied[name] = sha256_file(target)
+    return copied
+
+
 def shard_name(split: str, index: int, count: int) -> str:
     return f"{split}-{index:05d}-of-{count:05d}.parquet"
 
