@@ -1,5 +1,5 @@
-"""The Python API, for notebooks and scripts: the CLI's build, verify, load and publish as
-functions (`import trailforge; trailforge.build(...)`)."""
+"""The Python API, for notebooks and scripts: the CLI's build, verify, load, export and publish
+as functions (`import trailforge; trailforge.build(...)`)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from typing import Any
 
 from .dataset import read_manifest
 from .errors import DatasetError
+from .export import export
 from .factory import BuiltVersion, build_version
 from .publish import publish
 from .recipe import load_recipe
 from .verify import Report
 from .verify import verify as verify_version
 
-__all__ = ["BuiltVersion", "build", "load", "publish", "verify"]
+__all__ = ["BuiltVersion", "build", "export", "load", "publish", "verify"]
 
 
 def build(recipe: str | Path | None = None, *, workers: int | None = None, engine: str = "local",

@@ -60,6 +60,7 @@ def main() -> None:
       trailforge publish out/ski-tracks/0.1.0 --repo-id ORG/NAME --dry-run
       trailforge drift out/ski-tracks/0.1.0      # drift map (needs the drift extra)
       trailforge eval out/ski-tracks/0.1.0 --model PATH   # does a causal LM follow the tracks?
+      trailforge export out/ski-tracks/0.1.0 --format openai  # JSONL for other trainers
     """
 
 
@@ -356,6 +357,29 @@ def evaluate(directory: Path, model: str, split: str, sample: int, reference: Pa
     console.print(table)
     for path in result.files:
         console.print(f"wrote {path}")
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["openai", "llama-factory", "axolotl"]),
+              required=True, help="Which trainer's format.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder to write (new or empty) [default: DIR.export/<format>/].")
+@_handle_errors
+def export(directory: Path, fmt: str, out: Path | None) -> None:
+    """Write a version in another trainer's format, from its Parquet, streaming.
+
+    \b
+    openai         sft/<split>.jsonl (messages) and dpo/<split>.jsonl (preference_messages)
+    llama-factory  <config>/<split>.jsonl + dataset_info.json, one entry per config and split
+    axolotl        <config>.yaml: datasets (train) and test_datasets (held-out splits) snippets
+    """
+    from .export import export as run_export
+
+    files = run_export(directory, fmt, out)
+    for path in files:
+        console.print(f"wrote {escape(str(path))}")
+    console.print(f"{len(files)} files in {fmt} format")
 
 
 @main.command()

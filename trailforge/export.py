@@ -1,0 +1,161 @@
+"""`trailforge export`: a built version in the formats other trainers read, written from the
+stored Parquet batch by batch (never the whole config in memory).
+
+- openai: chat fine-tuning JSONL per split: `sft/<split>.jsonl` from `messages`
+  ({"messages": [...]}) and `dpo/<split>.jsonl` from `preference_messages`
+  ({"input": {"messages": [...]}, "preferred_output": [...], "non_preferred_output": [...]}).
+- llama-factory: `<config>/<split>.jsonl` and a `dataset_info.json` with one entry per config
+  and split (`<name>_<config>_<split>`), so evaluation splits are never merged into train.
+- axolotl: `<config>.yaml`, a `datasets:` (or `test_datasets:`) snippet per config with a type
+  axolotl has, reading the version's Parquet shards in place.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pyarrow.parquet as pq
+import yaml
+
+from .dataset import read_manifest
+from .errors import OutputError
+
+FORMATS = ("openai", "llama-factory", "axolotl")
+SHAREGPT_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user",
+                 "assistant_tag": "assistant"}
+#: LLaMA-Factory's dataset_info.json entry for each config (its `file_name` added per split).
+LLAMA_FACTORY = {
+    "text": {"columns": {"prompt": "text"}},  # pre-training (stage: pt)
+    "prompt_completion": {"columns": {"prompt": "prompt", "response": "completion"}},
+    "messages": {"formatting": "sharegpt", "columns": {"messages": "messages"},
+                 "tags": SHAREGPT_TAGS},
+    "preference": {"ranking": True, "columns": {"prompt": "prompt", "chosen": "chosen",
+                                                "rejected": "rejected"}},
+    "preference_messages": {"formatting": "sharegpt", "ranking": True,
+                            "columns": {"messages": "prompt", "chosen": "chosen",
+                                        "rejected": "rejected"}, "tags": SHAREGPT_TAGS},
+}
+#: axolotl's dataset types for each config, and whether it is an RL (DPO) dataset.
+AXOLOTL = {
+    "text": ({"type": "completion", "field": "text"}, False),
+    "prompt_completion": ({"type": {"field_instruction": "prompt", "field_output": "completion",
+                                    "format": "{instruction}", "no_input_format": "{instruction}"}},
+                          False),
+    "messages": ({"type": "chat_template", "field_messages": "messages",
+                  "message_property_mappings": {"role": "role", "content": "content"}}, False),
+    "preference": ({"type": "chatml.prompt_pairs"}, True),
+}
+
+
+def _batches(directory: Path, names: list[str], columns: list[str]) -> Iterator[list[dict]]:
+    for name in names:
+        with pq.ParquetFile(directory / name) as file:
+            for batch in file.iter_batches(batch_size=4096, columns=columns):
+                yield batch.to_pylist()
+
+
+def _write_jsonl(path: Path, rows: Iterator[list[dict]], shape: Callable[[dict], dict]) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with path.open("w", encoding="utf-8") as out:
+        for batch in rows:
+            for row in batch:
+                out.write(json.dumps(shape(row), ensure_ascii=False) + "\n")
+                count += 1
+    return count
+
+
+def _shards(manifest: dict[str, Any]) -> dict[str, dict[str, list[str]]]:
+    """config -> split -> its shard files, in manifest order."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for name in manifest.get("files", {}):
+        _, config, file = name.split("/")
+        out.setdefault(config, {}).setdefault(file.split("-")[0], []).append(name)
+    return out
+
+
+def _openai(directory: Path, shards: dict, out: Path) -> list[Path]:
+    written = []
+    for split, names in shards.get("messages", {}).items():
+        path = out / "sft" / f"{split}.jsonl"
+        _write_jsonl(path, _batches(directory, names, ["messages"]),
+                     lambda r: {"messages": r["messages"]})
+        written.append(path)
+    for split, names in shards.get("preference_messages", {}).items():
+        path = out / "dpo" / f"{split}.jsonl"
+        _write_jsonl(path, _batches(directory, names, ["prompt", "chosen", "rejected"]),
+                     lambda r: {"input": {"messages": r["prompt"]},
+                                "preferred_output": r["chosen"],
+                                "non_preferred_output": r["rejected"]})
+        written.append(path)
+    return written
+
+
+def _sharegpt_pair(row: dict) -> dict:
+    """LLaMA-Factory's sharegpt ranking wants one chosen and one rejected message, not lists."""
+    return {**row, "chosen": row["chosen"][0], "rejected": row["rejected"][0]}
+
+
+def _llama_factory(directory: Path, name: str, shards: dict, out: Path) -> list[Path]:
+    info: dict[str, Any] = {}
+    written = []
+    for config, entry in LLAMA_FACTORY.items():
+        for split, names in shards.get(config, {}).items():
+            path = out / config / f"{split}.jsonl"
+            shape = _sharegpt_pair if config == "preference_messages" else dict
+            columns = ["id", "stage", "family_id", "depth", *sorted(set(entry["columns"].values()))]
+            _write_jsonl(path, _batches(directory, names, columns), shape)
+            info[f"{name}_{config}_{split}"] = {"file_name": f"{config}/{split}.jsonl", **entry}
+            written.append(path)
+    index = out / "dataset_info.json"
+    index.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    return [index, *written]
+
+
+def _axolotl(directory: Path, shards: dict, out: Path) -> list[Path]:
+    written = []
+    out.mkdir(parents=True, exist_ok=True)
+    for config, (dataset_type, rl) in AXOLOTL.items():
+        if config not in shards:
+            continue
+        snippet: dict[str, Any] = {"rl": "dpo"} if rl else {}
+        for key, splits in (("datasets", ["train"]),
+                            ("test_datasets", [s for s in shards[config] if s != "train"])):
+            entries = [{"path": str(directory.resolve()), "ds_type": "parquet",
+                        "data_files": shards[config][s], "split": "train",
+                        **copy.deepcopy(dataset_type)}  # copies: no YAML anchors
+                       for s in splits if s in shards[config]]
+            if entries:
+                snippet[key] = entries
+        path = out / f"{config}.yaml"
+        path.write_text(f"# axolotl: the {config} config of this version (test_datasets: the "
+                        "held-out splits, one entry each)\n"
+                        + yaml.safe_dump(snippet, sort_keys=False), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def export(directory: Path, fmt: str, out: Path | None = None) -> list[Path]:
+    """Write `directory`'s version in format `fmt` under `out` (default: DIR.export/<fmt>/);
+    returns the files written. An existing, non-empty `out` is refused (nothing is overwritten)."""
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    if fmt not in FORMATS:
+        raise OutputError(f"unknown export format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
+    target = Path(out) if out else directory.parent / f"{directory.name}.export" / fmt
+    if target.exists() and any(target.iterdir()):
+        raise OutputError("the export folder is not empty", file=target,
+                          hint="pass --out to a new folder, or remove the old export")
+    shards = _shards(manifest)
+    try:
+        if fmt == "openai":
+            return _openai(directory, shards, target)
+        if fmt == "llama-factory":
+            return _llama_factory(directory, manifest.get("name", "trailforge"), shards, target)
+        return _axolotl(directory, shards, target)
+    except OSError as exc:
+        raise OutputError(f"cannot write the export: {exc.strerror or exc}", file=target,
+                          hint="check the folder is writable and the disk has room") from None
