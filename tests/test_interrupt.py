@@ -3,6 +3,7 @@ same bytes as an uninterrupted build."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -19,9 +20,18 @@ ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 2000  # families: tens of shards, a few seconds on 2 cores
 
 
+#: The manifest's fields that record when and how long a build ran, not what it made.
+RUN_FIELDS = ("built_at", "build_seconds")
+
+
 def files_of(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*")
-            if p.is_file() and p.name != "manifest.json"}  # the manifest records build time
+    """Every file's bytes; the manifest without its RUN_FIELDS."""
+    files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*")
+             if p.is_file()}
+    manifest = json.loads(files.pop("manifest.json"))
+    files["manifest.json"] = json.dumps({k: v for k, v in manifest.items()
+                                         if k not in RUN_FIELDS}).encode()
+    return files
 
 
 def data_of(folder: Path) -> dict[str, bytes]:
@@ -83,6 +93,10 @@ def test_killed_build_leaves_no_version_and_resumes(tmp_path, sig, clean_build):
                                         version="0.0.2", limit=LIMIT), workers=2, resume=True)
     assert resumed.resumed_shards >= 2
     assert data_of(resumed.path) == data_of(clean_build)
+    resumed_files, clean_files = files_of(resumed.path), files_of(clean_build)
+    assert sorted(resumed_files) == sorted(clean_files)
+    for name in clean_files:  # every file: card, stats and manifest (less its run fields) too
+        assert resumed_files[name] == clean_files[name], name
     assert not list(parent.glob(".tmp-*"))
 
 

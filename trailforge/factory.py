@@ -216,7 +216,10 @@ def _unchanged(table: pa.Table) -> pa.Table:
 
 
 def _stats(results: list[dict], by_split: dict[str, int], mutations: MutationStats,
-           anchor_tags: list[str]) -> dict[str, Any]:
+           anchor_tags: list[str], labels: list[str]) -> dict[str, Any]:
+    """stats.json: every mapping in a fixed order (labels in the recipe's order, other keys
+    sorted), so a resumed build, whose shard summaries were read back from their markers, writes
+    the same bytes as an uninterrupted one."""
     def total(key: str) -> dict[str, int]:
         counter: Counter = Counter()
         for result in results:
@@ -234,7 +237,8 @@ def _stats(results: list[dict], by_split: dict[str, int], mutations: MutationSta
         "by_split": by_split, "by_stage": total("by_stage"), "by_domain": total("by_domain"),
         "by_role": total("by_role"), "by_view": total("by_view"), "by_op": total("by_op"),
         "label_flipped": sum(r["summary"]["label_flipped"] for r in results),
-        "token_distance_histogram": {k: dict(sorted(v.items())) for k, v in histograms.items()},
+        "token_distance_histogram": {label: dict(sorted(histograms[label].items()))
+                                     for label in labels},
         "mutations": mutations.as_dict(),
         "anchor_tags": anchor_tags,
     }
@@ -285,7 +289,7 @@ def build_version(recipe: Recipe, workers: int | None = None, engine: str = "loc
                       card_body(recipe, inputs, sizes, sample)), encoding="utf-8")
         copies = [copy_tokenizer(*resolve_kind(split_label(spec)[1], recipe.base_dir), t.label, temp)
                   for spec, t in zip(recipe.tokenizers, inputs.tokenizers)]
-        stats_doc = _stats(results, by_split, merged_stats(results), recipe.anchors.tags)
+        stats_doc = _stats(results, by_split, merged_stats(results), recipe.anchors.tags, labels)
         write_json(temp / "stats.json", stats_doc)
         seconds = time.perf_counter() - started
         write_json(temp / "manifest.json", {
