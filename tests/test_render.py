@@ -71,6 +71,21 @@ def test_undefined_variable_names_template_and_line(templates):
     assert info.value.file.endswith("prose.j2") and info.value.line == 2
 
 
+@pytest.mark.parametrize("body, line, message", [
+    ("{{ nosuch.attribute }}", 6, "undefined"),
+    ("{{ 1 // 0 }}", 6, "division"),
+])
+def test_a_role_macros_runtime_error_names_the_templates_own_line(templates, body, line, message):
+    role = templates / "roles" / "teacher.j2"  # replaced by a role whose intro fails on line 6
+    role.write_text("\n".join(["{% set connectives = {} %}", "", "", "",
+                               "{% macro intro(domain, variant) -%}", body, "{%- endmacro %}",
+                               "{% macro outro(domain, variant) -%}Done.{%- endmacro %}"]) + "\n")
+    with pytest.raises(TemplateError) as info:
+        Renderer(templates, {"physics": "Physics"}).render(spec("teacher"), STEPS)
+    assert info.value.file.endswith("roles/teacher.j2") and info.value.line == line
+    assert message in info.value.message
+
+
 def test_unsafe_attribute_is_refused(templates):
     (templates / "views" / "prose.j2").write_text(
         "{{ steps.__class__.__mro__[1].__subclasses__() }}{% for s in steps %}{{ s.connective }}{% endfor %}")

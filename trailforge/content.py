@@ -353,6 +353,9 @@ def load_content(directory: Path, domains: list[str] | None = None,
         raise ContentError(f"unknown domains {missing}", file=domain_dir,
                            hint=f"available: {', '.join(sorted(available)) or 'none'}")
     if not wanted and not allow_none:
+        if domains is not None:  # the recipe asked for none
+            raise ContentError("the recipe's `domains` is an empty list", hint=f"write `domains: "
+                               f"all` or name some of: {', '.join(sorted(available)) or 'none'}")
         raise ContentError("no domain files found", file=domain_dir,
                            hint="add content/domains/<domain>.yaml (see docs/content.md)")
     loaded = {name: load_domain(available[name], relations) for name in wanted}

@@ -73,10 +73,15 @@ class Trail:
 
 
 def _template_location(exc: BaseException) -> tuple[str | None, int | None]:
-    """The template file and line where a render-time error was raised, if any."""
+    """The template file and line where a render-time error was raised, if any: a frame of
+    compiled template code (a macro called from Python) has the compiled line, mapped back to
+    the template's own; a frame Jinja rewrote already has the template's line."""
     for frame, lineno in reversed(list(traceback.walk_tb(exc.__traceback__))):
         filename = frame.f_code.co_filename
         if filename.endswith(".j2"):
+            template = frame.f_globals.get("__jinja_template__")
+            if template is not None:
+                lineno = template.get_corresponding_lineno(lineno)
             return filename, lineno
     return None, None
 
@@ -133,7 +138,8 @@ class Renderer:
                                 file=file or self.template_dir / name, line=line,
                                 hint=f"ranges are capped at {MAX_RANGE} items") from None
         except (jinja2.UndefinedError, jinja2.exceptions.SecurityError, jinja2.TemplateError,
-                TypeError, ValueError, AttributeError, IndexError, KeyError) as exc:
+                TypeError, ValueError, AttributeError, IndexError, KeyError,
+                ArithmeticError) as exc:
             file, line = _template_location(exc)
             kind = "unsafe operation" if isinstance(exc, jinja2.exceptions.SecurityError) else \
                 "undefined variable" if isinstance(exc, jinja2.UndefinedError) else "render error"

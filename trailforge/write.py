@@ -156,12 +156,21 @@ def _lock_owner(temp: Path) -> int | None:
 @contextmanager
 def version_workspace(final: Path, fingerprint: str, resume: bool = False) -> Iterator[Path]:
     """Yield the hidden folder `.tmp-<version>-<fingerprint>` beside `final`; rename it to `final`
-    on success. An interrupt (Ctrl-C, SIGTERM) keeps the finished shards there for `--resume`; any
-    other failure removes it. Either way no version folder appears unless the build completed."""
+    on success. An interrupt (Ctrl-C, SIGTERM) or a failed write (a full disk, a folder that
+    became unwritable) keeps the finished shards there for `--resume`, the latter as an
+    OutputError; any other failure removes it. Either way no version folder appears unless the
+    build completed."""
     if final.exists():
         raise OutputError("version folder already exists", file=final,
                           hint="bump `version` in the recipe (or --version); versions are immutable")
-    final.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the output folder: {exc.strerror or exc}",
+                          file=final.parent, hint="pass --out to a folder you can write") from None
+    if not os.access(final.parent, os.W_OK):
+        raise OutputError("the output folder is not writable", file=final.parent,
+                          hint="pass --out to a folder you can write")
     temp = final.parent / f".tmp-{final.name}-{fingerprint[:16]}"
     for other in final.parent.glob(f".tmp-{final.name}-*"):
         owner = _lock_owner(other)
@@ -183,6 +192,11 @@ def version_workspace(final: Path, fingerprint: str, resume: bool = False) -> It
     except KeyboardInterrupt:
         lock.unlink(missing_ok=True)
         raise
+    except OSError as exc:  # the disk, not the inputs: keep what was finished
+        lock.unlink(missing_ok=True)
+        raise OutputError(f"writing the version failed: {exc.strerror or exc}", file=temp,
+                          hint="free space (or fix the folder's permissions), then run the same "
+                          "build with --resume: finished shards are kept") from None
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise

@@ -58,11 +58,18 @@ _LineLoader.add_constructor(
 def load_yaml(path: Path, error: type[TrailforgeError], what: str) -> Any:
     """Parse a YAML file, turning I/O and syntax problems into `error` with file and line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise error(f"{what} not found", file=path, hint="check the path") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error(f"cannot read {what}: {exc}", file=path) from None
+    except OSError as exc:
+        raise error(f"cannot read {what}: {exc.strerror or exc}", file=path) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise error(f"{what} is not UTF-8: byte {raw[exc.start]:#04x} at column {column}",
+                    file=path, line=line, hint="save the file as UTF-8") from None
     try:
         return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:

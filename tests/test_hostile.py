@@ -1,0 +1,63 @@
+"""Hostile and broken input at the edges: each a clear error (exit 2, no traceback), with its
+file and line where there is one, and nothing written or lost."""
+
+from __future__ import annotations
+
+import errno
+
+import pytest
+from click.testing import CliRunner
+
+from trailforge.cli import main
+from trailforge.errors import OutputError
+
+
+def build(recipe, *args):
+    return CliRunner().invoke(main, ["build", "--recipe", str(recipe), *args])
+
+
+def test_a_non_utf8_byte_names_its_line(mini_copy):
+    domain = next((mini_copy / "content" / "domains").glob("*.yaml"))
+    lines = domain.read_bytes().split(b"\n")
+    lines[2] = lines[2] + b" caf\xe9"
+    domain.write_bytes(b"\n".join(lines))
+    result = build(mini_copy / "trailforge.yaml", "--limit", "3")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"{domain.name}:3" in result.output and "not UTF-8" in result.output
+    assert not (mini_copy / "out").exists()
+
+
+def test_an_empty_domains_list_says_so(mini_copy):
+    recipe = mini_copy / "trailforge.yaml"
+    recipe.write_text(recipe.read_text() + "domains: []\n")
+    result = build(recipe)
+    assert result.exit_code == 2 and "`domains` is an empty list" in result.output
+
+
+def test_an_output_folder_that_cannot_be_made(mini_copy, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = build(mini_copy / "trailforge.yaml", "--limit", "3", "--out", str(blocker / "out"))
+    assert result.exit_code == 2 and "cannot create the output folder" in result.output
+    assert "Traceback" not in result.output and blocker.read_text() == "not a folder"
+
+
+def test_a_full_disk_keeps_the_finished_shards_for_resume(mini_copy, monkeypatch):
+    from trailforge import factory
+    from trailforge.recipe import load_recipe
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    recipe = load_recipe(mini_copy / "trailforge.yaml")
+    with monkeypatch.context() as patched:
+        patched.setattr(factory, "merge_parts", disk_full)
+        with pytest.raises(OutputError, match="No space left on device") as info:
+            factory.build_version(recipe, workers=1, shard_size=10)
+    assert "--resume" in info.value.hint
+    out = mini_copy / "out" / "mini"
+    assert not (out / "0.0.1").exists()
+    assert list(out.glob(".tmp-0.0.1-*/_parts/done/*.json"))  # finished shards are kept
+    resumed = factory.build_version(load_recipe(mini_copy / "trailforge.yaml"), workers=1,
+                                    shard_size=10, resume=True)
+    assert resumed.resumed_shards >= 2 and (out / "0.0.1" / "manifest.json").is_file()
