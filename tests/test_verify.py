@@ -168,3 +168,27 @@ def test_a_held_out_view_stays_in_ood_and_a_leak_is_caught(mini_copy, tmp_path):
     rewrite(copy, TRAIN, [leaked] + train[1:])
     result = run("verify", str(copy))
     assert result.exit_code == 1 and f"row {leaked['id']}: held-out" in result.output
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: m.update(seed=m["seed"] + 1), "seed"),
+    (lambda m: m.update(version="9.9.9"), "version '9.9.9' differs"),
+    (lambda m: m["rows"].update(total=m["rows"]["total"] + 5), "differ from the trails files"),
+    (lambda m: m["recipe"].update(max_token_distance=9), "inputs fingerprint"),
+    (lambda m: m["inputs"].update({"content/extra.yaml": "0" * 64}), "inputs fingerprint"),
+])
+def test_a_version_cannot_lie_and_publish_refuses_it(version, edit, message):
+    manifest = json.loads((version / "manifest.json").read_text())
+    edit(manifest)
+    (version / "manifest.json").write_text(json.dumps(manifest))
+    result = run("verify", str(version))
+    assert result.exit_code == 1 and message in result.output, result.output
+    result = run("publish", str(version), "--repo-id", "org/name", "--dry-run")
+    assert result.exit_code == 2 and "fails verification" in result.output
+    assert "v9.9.9" not in result.output
+
+
+def test_a_renamed_version_folder_is_a_breach(version, tmp_path):
+    moved = version.rename(tmp_path / "9.9.9")
+    result = run("verify", str(moved))
+    assert result.exit_code == 1 and "differs from the folder name '9.9.9'" in result.output

@@ -24,7 +24,7 @@ from .curriculum import MutationStats
 from .engines import get_engine
 from .errors import OutputError
 from .recipe import Recipe, recorded_spec
-from .seeding import stable_hash
+from .seeding import version_fingerprint
 from .shard import KEY, ShardJob, finished_shard, merged_stats, part_path
 from .tokenize import resolve_kind, split_label
 from .write import (
@@ -64,11 +64,10 @@ def input_hashes(inputs: Inputs) -> dict[str, str]:
 
 
 def inputs_fingerprint(inputs: Inputs, hashes: dict[str, str]) -> str:
-    """What the bytes of a version depend on: recipe (less its output folder), input files,
-    tokenizers, the difficulty model (if any) and the trailforge version."""
+    """What the bytes of a version depend on (see seeding.version_fingerprint)."""
     models = [inputs.difficulty_model.fingerprint] if inputs.difficulty_model else []
-    return stable_hash(__version__, inputs.recipe.resolved(), sorted(hashes.items()),
-                       [t.fingerprint for t in inputs.tokenizers], *models)
+    return version_fingerprint(__version__, inputs.recipe.resolved(), hashes,
+                               [t.fingerprint for t in inputs.tokenizers], models)
 
 
 def existing_fingerprint(path: Path) -> str | None:

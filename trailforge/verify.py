@@ -7,6 +7,8 @@ are streamed in batches, and the config check holds one split's `trails` rows at
 
 from __future__ import annotations
 
+import json
+import re
 import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from .configs import CONFIGS, Config, trails_schema
 from .dataset import listed_files, read_manifest, recorded_tokenizer
 from .distance import token_distance
 from .errors import DatasetError, TrailforgeError
+from .seeding import version_fingerprint
 from .tokenize import Tokenizer
 from .write import sha256_file
 
@@ -426,6 +429,49 @@ def _check_worlds(directory: Path, names: list[str], check: Check) -> None:
                        "parent had it")
 
 
+VERSION_RE = re.compile(r"\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?")
+
+
+def _check_manifest(directory: Path, manifest: dict[str, Any], sizes: dict[str, int],
+                    check: Check) -> None:
+    """What the manifest claims and can be re-derived: its name, version and seed against its
+    recipe and the folder's name, its row totals against the files and stats.json, and its
+    inputs fingerprint against the recipe, input hashes and tokenizers it records."""
+    recipe = manifest.get("recipe") or {}
+    check.checked += 1
+    for field in ("name", "version", "seed"):
+        if manifest.get(field) != recipe.get(field):
+            check.fail(f"manifest.json: {field} {manifest.get(field)!r} differs from its recipe's "
+                       f"{recipe.get(field)!r}")
+    if VERSION_RE.fullmatch(directory.name) and directory.name != manifest.get("version"):
+        check.fail(f"manifest.json: version {manifest.get('version')!r} differs from the folder "
+                   f"name {directory.name!r}")
+    by_split: dict[str, int] = defaultdict(int)
+    for name, rows in sizes.items():
+        if name.startswith("data/trails/"):
+            by_split[name.split("/")[-1].split("-")[0]] += rows
+    rows = manifest.get("rows") or {}
+    if rows.get("total") != sum(by_split.values()) or rows.get("by_split") != dict(by_split):
+        check.fail(f"manifest.json: rows {rows} differ from the trails files "
+                   f"({sum(by_split.values())}: {dict(by_split)})")
+    try:
+        stats = json.loads((directory / "stats.json").read_text(encoding="utf-8"))
+        if stats.get("rows") != sum(by_split.values()):
+            check.fail(f"stats.json: {stats.get('rows')} rows, the trails files hold "
+                       f"{sum(by_split.values())}")
+    except (OSError, ValueError, AttributeError):
+        check.fail("stats.json: missing or unreadable")
+    models = [manifest["difficulty_model"]["fingerprint"]] if "difficulty_model" in manifest else []
+    try:
+        recomputed = version_fingerprint(manifest["trailforge_version"], recipe, manifest["inputs"],
+                                         [t["fingerprint"] for t in manifest["tokenizers"]], models)
+    except (KeyError, TypeError, AttributeError):
+        recomputed = None
+    if recomputed != manifest.get("inputs_fingerprint"):
+        check.fail("manifest.json: the inputs fingerprint is not that of the recipe, inputs and "
+                   "tokenizers it records (an edited manifest?)")
+
+
 def _check_card(directory: Path, manifest: dict[str, Any], sizes: dict[str, int],
                 check: Check) -> None:
     """The card's configs and sizes, and the manifest's sizes, match the files."""
@@ -571,7 +617,7 @@ def verify(directory: Path, on_step: Callable[[str], None] | None = None,
     checks = {name: Check(name) for name in (
         "files match manifest", "trails schema", "row ids and text", "lineage",
         "families and held-out splits", "token bound", "world logic", "prompt boundaries",
-        "card matches files", "configs match trails")}
+        "manifest is consistent", "card matches files", "configs match trails")}
 
     def step(name: str) -> Check:
         if on_step:
@@ -581,6 +627,7 @@ def verify(directory: Path, on_step: Callable[[str], None] | None = None,
     sizes = _check_files(directory, manifest, step("files match manifest"))
     _check_trails(directory, manifest, list(sizes), labels, tokenizers, step)
     _check_boundaries(directory, list(sizes), tokenizers, step("prompt boundaries"))
+    _check_manifest(directory, manifest, sizes, step("manifest is consistent"))
     _check_card(directory, manifest, sizes, step("card matches files"))
     _check_configs(directory, sizes, labels, step("configs match trails"))
     return Report(directory=directory, checks=list(checks.values()))
