@@ -273,9 +273,13 @@ def summarise(runs: dict[str, dict[int, dict]]) -> dict[str, Any]:
     differences: dict[str, Any] = {}
     for other in (a for a in runs if a != "B"):
         seeds = sorted(set(runs["B"]) & set(runs[other]))
+        b, o = runs["B"], runs[other]
         differences[f"B-{other}"] = {split: {name: over_seeds(
-            [runs["B"][s]["eval"][split][name]["value"] - runs[other][s]["eval"][split][name]["value"]
+            [b[s]["eval"][split][name]["value"] - o[s]["eval"][split][name]["value"]
              for s in seeds]) for name in FIGURES} for split in EVAL_SPLITS}
+        differences[f"B-{other}"]["validation_perplexity"] = over_seeds(
+            [b[s]["eval"]["validation_perplexity"] - o[s]["eval"]["validation_perplexity"]
+             for s in seeds])
     return {"arms": summary, "paired_differences": differences}
 
 
@@ -412,7 +416,19 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: bench/usefulness.json; with --smoke, none)")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto")
     parser.add_argument("--arms", default="ABCD", help="arms to run (default ABCD)")
+    parser.add_argument("--summarise", type=Path, metavar="RESULT",
+                        help="re-summarise a finished run's JSON (its per-seed figures) in place "
+                        "and redraw its plot, without training")
     args = parser.parse_args(argv)
+    if args.summarise:
+        result = json.loads(args.summarise.read_text(encoding="utf-8"))
+        runs = {arm: {int(s): r for s, r in by_seed.items()} for arm, by_seed in result["runs"].items()}
+        result["summary"] = summarise(runs)
+        args.summarise.write_text(json.dumps(result, indent=2, allow_nan=True) + "\n",
+                                  encoding="utf-8")
+        plot(result["summary"], runs, args.summarise.with_suffix(".png"))
+        print_table(result["summary"])
+        return 0
     preset = "smoke" if args.smoke else args.preset
     arms = tuple(dict.fromkeys(args.arms.upper()))
     if not arms or any(a not in ARMS for a in arms) or "B" not in arms:
