@@ -84,6 +84,18 @@ def test_eval_runs_on_a_build_with_a_tiny_gpt2(mini_build, tiny_gpt2, tmp_path):
     assert "conclusion recall" in result.output and "flip sensitivity" in result.output
 
 
+def test_eval_runs_on_the_default_build(default_build, tiny_gpt2, tmp_path):
+    for split in ("test", "ood"):
+        out = tmp_path / f"{split}.json"
+        result = CliRunner().invoke(main, ["eval", str(default_build.path), "--model",
+                                           str(tiny_gpt2), "--split", split, "--sample", "8",
+                                           "--out", str(out), "--device", "cpu"])
+        assert result.exit_code == 0, result.output
+        report = json.loads(out.read_text())
+        assert report["families"] == 8 and report["recall"]["accuracy_at_1"]["n"] == 8
+        assert report["stability"]["n"] == 8 and report["minimal_pairs"]["n"] > 0
+
+
 @pytest.mark.parametrize("args, message", [
     (["--model", "no/such/folder"], "no model folder"),
     (["--model", "{tiny}", "--split", "nonexistent"], "has no 'nonexistent' rows"),
