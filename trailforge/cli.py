@@ -41,6 +41,14 @@ def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _shown(path: Path) -> str:
+    """A path as the user would type it: relative to the current folder when under it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def _terminate(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt  # unwinds like Ctrl-C: no version folder, finished shards kept
 
@@ -161,7 +169,7 @@ def _summary(result: Any) -> None:
         table.add_row("mutator", op, f"{entry['kept']} kept / {entry['proposed']} tried"
                       + (f" (rejected: {reasons})" if reasons else ""))
     console.print(table)
-    console.print(f"output: [bold]{result.path}[/]")
+    console.print(f"output: [bold]{escape(_shown(result.path))}[/]", soft_wrap=True)
 
 
 TOKENIZER_DIR = click.option(
