@@ -26,10 +26,13 @@ def version(mini_build, tmp_path):
     return target
 
 
-def test_loading_every_config_warns_about_nothing(mini_build, caplog, tmp_path):
+@pytest.mark.parametrize("build", ["mini_build", "default_build"])
+def test_loading_every_config_warns_about_nothing(build, request, caplog, tmp_path):
+    built = request.getfixturevalue(build)
+    folder = getattr(built, "path", built)
     with caplog.at_level(logging.WARNING, logger="datasets"):
         for config in CONFIGS:
-            loaded = datasets.load_dataset(str(mini_build), config, cache_dir=str(tmp_path))
+            loaded = datasets.load_dataset(str(folder), config, cache_dir=str(tmp_path))
             assert loaded.num_rows
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
 

@@ -152,6 +152,22 @@ def test_runaway_views_are_bounded(templates, view, message):
     assert message in info.value.message and info.value.file.endswith("prose.j2")
 
 
+def test_a_view_that_would_run_for_hours_is_stopped(templates, monkeypatch):
+    import time
+
+    import trailforge.render as render
+
+    monkeypatch.setattr(render, "MAX_SECONDS", 0.5)
+    (templates / "views" / "prose.j2").write_text(
+        "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+        "{% for s in steps %}{{ s.connective }} {{ s.text }}{% endfor %}")
+    started = time.monotonic()
+    with pytest.raises(TemplateError) as info:
+        Renderer(templates, {}).render(spec(), STEPS)
+    assert "ran past 0.5 s" in info.value.message and info.value.file.endswith("prose.j2")
+    assert time.monotonic() - started < 10
+
+
 def test_a_macro_that_calls_itself_is_a_clear_error(templates):
     (templates / "roles" / "teacher.j2").write_text(
         "{% macro intro(domain, variant) %}{{ intro(domain, variant) }}{% endmacro %}\n"

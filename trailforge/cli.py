@@ -120,26 +120,39 @@ def build(recipe: Path | None, output: str | None, seed: int | None, version: st
     loaded = load_recipe(recipe, output=output, seed=seed, version=version, limit=limit,
                          tokenizers=list(tokenizers) or None)
     signal.signal(signal.SIGTERM, _terminate)
-    progress = Progress(TextColumn("[bold]building[/] {task.description}"), BarColumn(),
-                        MofNCompleteColumn(), TextColumn("{task.fields[rows]} rows"),
+    # Fits 80 columns: the phase, a bar, families done of all, rows, elapsed and remaining time.
+    progress = Progress(TextColumn("{task.description:<16}"), BarColumn(bar_width=22),
+                        MofNCompleteColumn(), TextColumn("{task.fields[rows]}"),
                         TimeElapsedColumn(), TimeRemainingColumn(),
                         console=err_console, transient=False)
-    task: dict[str, Any] = {}
+    task: dict[str, Any] = {"rows": 0}
     with progress:
+        def finish() -> None:
+            """Show the current phase as complete."""
+            current = next((t for t in progress.tasks if t.id == task.get("id")), None)
+            if current is not None:
+                done = current.total or 1
+                progress.update(current.id, total=done, completed=done)
+
+        def on_phase(name: str) -> None:
+            finish()
+            if name != "building shards":  # that one starts in on_start, with its total
+                task["id"] = progress.add_task(name, total=None, rows="")
+
         def on_start(families: int, shard_count: int) -> None:
-            task["id"] = progress.add_task(
-                f"{loaded.name} {loaded.version}: families in {shard_count} shards",
-                total=families, rows=0)
-            task["rows"] = 0
+            progress.console.print(f"{loaded.name} {loaded.version}: {families} families in "
+                                   f"{shard_count} shard(s)")
+            task["id"] = progress.add_task("building shards", total=families, rows="0 rows")
 
         def on_progress(families: int, rows: int) -> None:
             task["rows"] += rows
-            progress.update(task["id"], advance=families, rows=task["rows"])
+            progress.update(task["id"], advance=families, rows=f"{task['rows']} rows")
 
         try:
             result = build_version(loaded, workers=workers, engine=engine, address=address,
                                    resume=resume, shard_size=shard_size, on_start=on_start,
-                                   on_progress=on_progress)
+                                   on_progress=on_progress, on_phase=on_phase)
+            finish()
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted: no version was written; finished shards are "
                               "kept: run the same command with --resume to continue[/]")
@@ -154,6 +167,8 @@ def build(recipe: Path | None, output: str | None, seed: int | None, version: st
 
 
 def _summary(result: Any) -> None:
+    """Rows by split, stage and domain; then each mutator's proposals, with every rejection
+    reason on its own line (fits 80 columns)."""
     table = Table(title=f"built {result.rows} rows in {result.seconds:.1f}s", title_justify="left")
     table.add_column("group")
     table.add_column("value")
@@ -162,13 +177,19 @@ def _summary(result: Any) -> None:
                           ("domain", result.by_domain)):
         for key, count in counts.items():
             table.add_row(group, str(key), str(count))
-    mutations = result.stats.get("mutations", {})
-    for op, entry in mutations.items():
-        reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(
-            entry["rejected"].items(), key=lambda kv: -kv[1])[:2])
-        table.add_row("mutator", op, f"{entry['kept']} kept / {entry['proposed']} tried"
-                      + (f" (rejected: {reasons})" if reasons else ""))
     console.print(table)
+    mutations = result.stats.get("mutations", {})
+    if mutations:
+        ops = Table(title="mutators: proposals measured against the bound", title_justify="left")
+        for column, justify in (("mutator", "left"), ("kept", "right"), ("tried", "right"),
+                                ("rejected", "right"), ("why", "left")):
+            ops.add_column(column, justify=justify)  # type: ignore[arg-type]
+        for op, entry in mutations.items():
+            reasons = sorted(entry["rejected"].items(), key=lambda kv: (-kv[1], kv[0]))
+            ops.add_row(op, str(entry["kept"]), str(entry["proposed"]),
+                        "\n".join(str(n) for _, n in reasons) or "0",
+                        "\n".join(reason for reason, _ in reasons) or "-")
+        console.print(ops)
     console.print(f"output: [bold]{escape(_shown(result.path))}[/]", soft_wrap=True)
 
 
@@ -452,16 +473,18 @@ def publish(directory: Path, repo_id: str, private: bool, branch: str, dry_run: 
                              token=token, on_step=lambda s: status.update(f"publishing: {s}"))
     plan = result.plan
     if dry_run:
+        # Borderless with short hashes, so whole file names fit 80 columns unbroken.
         table = Table(title=f"dry run: {plan.repo_id}@{plan.branch}, tag {plan.tag}"
-                      + (" (private)" if plan.private else ""), title_justify="left")
-        table.add_column("file", overflow="fold")
-        table.add_column("bytes", justify="right")
-        table.add_column("sha256", overflow="fold")
+                      + (" (private)" if plan.private else ""), title_justify="left", box=None,
+                      pad_edge=False)
+        table.add_column("file", no_wrap=True)
+        table.add_column("bytes", justify="right", no_wrap=True)
+        table.add_column("sha256", no_wrap=True)
         for f in plan.files:
-            table.add_row(f.path_in_repo, str(f.size), f.sha256)
+            table.add_row(f.path_in_repo, str(f.size), f.sha256[:10])
         console.print(table)
         console.print(f"{len(plan.files)} files, {sum(f.size for f in plan.files)} bytes in one "
-                      "commit; nothing was sent.")
+                      "commit; nothing was sent (full sha256 in manifest.json).")
         return
     for message in result.messages:
         console.print(message)

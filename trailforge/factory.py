@@ -246,12 +246,17 @@ def _stats(results: list[dict], by_split: dict[str, int], mutations: MutationSta
 def build_version(recipe: Recipe, workers: int | None = None, engine: str = "local",
                   address: str | None = None, resume: bool = False, shard_size: int | None = None,
                   on_start: Callable[[int, int], None] | None = None,
-                  on_progress: Callable[[int, int], None] | None = None) -> BuiltVersion:
+                  on_progress: Callable[[int, int], None] | None = None,
+                  on_phase: Callable[[str], None] | None = None) -> BuiltVersion:
     """Build `recipe` into `<output>/<name>/<version>/`; no version folder appears unless the whole
     build succeeded. `resume` keeps the intact shards of an interrupted build of the same inputs.
     `shard_size` (families per shard; default: automatic) changes the work units, never the bytes.
-    `on_start(families, shards_total)` and `on_progress(families, rows)` report progress."""
+    `on_start(families, shards_total)` and `on_progress(families, rows)` report the shards'
+    progress, `on_phase(name)` each phase as it begins: loading inputs, building shards, merging,
+    writing metadata (card, stats, manifest)."""
+    phase = on_phase or (lambda name: None)
     started = time.perf_counter()
+    phase("loading inputs")
     inputs = load_inputs(recipe)
     hashes = input_hashes(inputs)
     fingerprint = inputs_fingerprint(inputs, hashes)
@@ -269,12 +274,15 @@ def build_version(recipe: Recipe, workers: int | None = None, engine: str = "loc
         parts_dir = temp / "_parts"
         jobs = [ShardJob(i, tuple(batch), str(parts_dir))
                 for i, batch in enumerate(shards(items, shard_size))]
+        phase("building shards")
         if on_start:
             on_start(len(items), len(jobs))
         results, resumed = _shard_results(inputs, jobs, parts_dir, resume,
                                           workers or os.cpu_count() or 1, engine, address,
                                           on_progress)
+        phase("merging")
         files, sizes = _merge(temp, parts_dir, recipe, labels, results)
+        phase("writing metadata")
         shutil.rmtree(parts_dir)
         by_split = sizes.get("trails", {})
         sample = next((r["sample"] for r in results if r["sample"]), [])

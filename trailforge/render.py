@@ -8,10 +8,13 @@ conclusion's connective behind a private-use sentinel, so it holds for any view.
 from __future__ import annotations
 
 import re
+import signal
+import threading
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Iterator, NamedTuple
 
 import jinja2
 from jinja2.sandbox import MAX_RANGE, SandboxedEnvironment
@@ -27,6 +30,32 @@ def _sentinel(steps: tuple["Step", ...]) -> str:
 
 #: The most characters one rendered trail (or voice line) may have.
 MAX_OUTPUT = 20_000
+#: The most seconds one template call may run (a render takes well under a millisecond).
+MAX_SECONDS = 5.0
+
+
+class _Overtime(Exception):
+    """Raised inside a template call that ran past MAX_SECONDS."""
+
+
+@contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Interrupt the block after `seconds` with _Overtime (a real-time timer; only in the main
+    thread, where signals are delivered: elsewhere the block runs unbounded)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def overtime(signum: int, frame: Any) -> None:
+        raise _Overtime
+
+    previous = signal.signal(signal.SIGALRM, overtime)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class Step(NamedTuple):
@@ -123,11 +152,17 @@ class Renderer:
 
     def _guard(self, name: str, call: Any) -> Any:
         """Run template code, turning its failures into a TemplateError with file and line; output
-        longer than MAX_OUTPUT characters is refused too (a row is a short chain, not a book)."""
+        longer than MAX_OUTPUT characters, or a call running past MAX_SECONDS, is refused too (a
+        row is a short chain, not a book)."""
         try:
-            result = call()
+            with _time_limit(MAX_SECONDS):
+                result = call()
         except TemplateError:
             raise
+        except _Overtime:
+            raise TemplateError(f"template {name} ran past {MAX_SECONDS:g} s (a loop without "
+                                "end, or loops inside loops)", file=self.template_dir / name,
+                                hint="a view lays out one short chain; check its loops") from None
         except RecursionError:
             raise TemplateError(f"template {name} recurses without end (a macro calling itself)",
                                 file=self.template_dir / name,
