@@ -61,3 +61,57 @@ def test_a_full_disk_keeps_the_finished_shards_for_resume(mini_copy, monkeypatch
     resumed = factory.build_version(load_recipe(mini_copy / "trailforge.yaml"), workers=1,
                                     shard_size=10, resume=True)
     assert resumed.resumed_shards >= 2 and (out / "0.0.1" / "manifest.json").is_file()
+
+
+VIEW_TAIL = "{% for s in steps %}{{ s.connective }} {{ s.text }}{% endfor %}"
+
+
+@pytest.mark.parametrize("view, message", [
+    ("{% for i in range(10**9) %}x{% endfor %}" + VIEW_TAIL, "too large a range"),
+    ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+     + VIEW_TAIL, "ran past"),
+    ("{% macro again(n) %}{{ again(n) }}{% endmacro %}{{ again(1) }}" + VIEW_TAIL, "recurses"),
+    ("{% for i in range(90000) %}padding {% endfor %}" + VIEW_TAIL, "over the cap"),
+    ("{{ 1 // 0 }}" + VIEW_TAIL, "division"),
+])
+def test_a_hostile_view_stops_the_build_cleanly(mini_copy, monkeypatch, view, message):
+    import trailforge.render as render
+
+    monkeypatch.setattr(render, "MAX_SECONDS", 1.0)
+    recipe = mini_copy / "trailforge.yaml"
+    earlier = build(recipe, "--limit", "3", "--workers", "1", "--version", "0.0.9")
+    assert earlier.exit_code == 0, earlier.output
+    kept = {p: p.read_bytes() for p in (mini_copy / "out").rglob("*") if p.is_file()}
+    (mini_copy / "templates" / "views" / "prose.j2").write_text(view)
+    result = build(recipe, "--limit", "3", "--workers", "1")
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert "Traceback" not in result.output and "prose.j2" in result.output
+    assert not (mini_copy / "out" / "mini" / "0.0.1").exists()
+    assert {p: p.read_bytes() for p in (mini_copy / "out").rglob("*") if p.is_file()} == kept
+
+
+def test_a_manifest_naming_a_tokenizer_that_needs_the_network(mini_build, tmp_path):
+    import json
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(mini_build, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["tokenizers"][0]["spec"] = "gpt2"
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    result = CliRunner().invoke(main, ["verify", str(copy)])
+    assert result.exit_code == 2 and "needs the network" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_read_only_output_folder(mini_copy, tmp_path, monkeypatch):
+    import os
+
+    target = tmp_path / "read-only"
+    target.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: False if str(path).startswith(
+        str(target)) and mode == os.W_OK else real_access(path, mode, **kw))  # as root, chmod is moot
+    result = build(mini_copy / "trailforge.yaml", "--limit", "3", "--out", str(target))
+    assert result.exit_code == 2 and "not writable" in result.output
+    assert "Traceback" not in result.output and not any((target / "mini").rglob("*.parquet"))

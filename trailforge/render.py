@@ -159,10 +159,12 @@ class Renderer:
                 result = call()
         except TemplateError:
             raise
-        except _Overtime:
+        except _Overtime as exc:
+            file, line = _template_location(exc)
             raise TemplateError(f"template {name} ran past {MAX_SECONDS:g} s (a loop without "
-                                "end, or loops inside loops)", file=self.template_dir / name,
-                                hint="a view lays out one short chain; check its loops") from None
+                                "end, or loops inside loops)", file=file or self.template_dir / name,
+                                line=line, hint="a view lays out one short chain; check its loops"
+                                ) from None
         except RecursionError:
             raise TemplateError(f"template {name} recurses without end (a macro calling itself)",
                                 file=self.template_dir / name,

@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 from rich.console import Group
 from rich.panel import Panel
+from rich.table import Table
 from rich.text import Text
 
 from .tokenize import Tokenizer
@@ -16,18 +17,22 @@ KIND_STYLES = {"premise": "cyan", "consequence": "green", "complication": "yello
                "resolution": "magenta", "conclusion": "bold red"}
 
 
-def steps_text(row: dict[str, Any]) -> Text:
-    """The chain, one step a line, coloured by step kind, with each step's relation (and whether
-    it is a distractor); a broken chain says what does follow."""
-    text = Text()
+def steps_text(row: dict[str, Any]) -> Table:
+    """The chain, one step a row, coloured by step kind, with each step's relation (and whether
+    it is a distractor); a long step wraps under its own column. A broken chain says what does
+    follow."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(justify="right", style="dim", no_wrap=True)
+    grid.add_column(style="dim", no_wrap=True)
+    grid.add_column()
     for step in row["steps"]:
         relation = step["relation"] + (", distractor" if step["distractor"] else "")
-        text.append(f"{step['kind']:>12} {'(' + relation + ')':<19}", style="dim")
-        text.append(f"{step['connective']} {step['text']}.\n", style=KIND_STYLES.get(step["kind"], ""))
+        grid.add_row(step["kind"], f"({relation})", Text(f"{step['connective']} {step['text']}.",
+                                                         style=KIND_STYLES.get(step["kind"], "")))
     if not row["valid"]:
-        text.append(f"{'broken':>12} {'(conclusion)':<19}", style="dim")
-        text.append(f"what follows: {row['expected']}\n", style="bold green")
-    return text
+        grid.add_row("broken", "(conclusion)", Text(f"what follows: {row['expected']}",
+                                                    style="bold green"))
+    return grid
 
 
 def trail_panel(row: dict[str, Any]) -> Panel:
