@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from huggingface_hub import DatasetCard
 
 from trailforge.cli import main
-from trailforge.write import size_category
+from trailforge.card import size_category
 
 CONFIGS = ("trails", "text", "messages", "prompt_completion", "preference", "preference_messages",
            "negatives")

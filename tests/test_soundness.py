@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from trailforge.build import WorkItem, base_trail, load_inputs
 from trailforge.cli import main
 from trailforge.configs import facts_turn
-from trailforge.content import FUNCTION_WORDS, word_pattern
+from trailforge.content import FUNCTION_WORDS
 from trailforge.dataset import read_table
 from trailforge.grammar import INFERRED_RELATIONS
 from trailforge.lint import lint, lint_rows

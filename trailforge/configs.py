@@ -206,20 +206,33 @@ class Config:
     project: Callable[[pa.Table], pa.Table]
     schema: Callable[[Sequence[str]], pa.Schema]
     rowwise: bool
+    columns: str  # what its columns hold (the card's config table)
+    use: str      # what a trainer uses it for
 
 
 CONFIGS: dict[str, Config] = {
-    "trails": Config(_trails, trails_schema, rowwise=True),
-    "text": Config(_text, _schema(("text", pa.string())), rowwise=True),
-    "messages": Config(_messages, _schema(("messages", CONVERSATION)), rowwise=True),
+    "trails": Config(_trails, trails_schema, rowwise=True,
+                     columns="every column: lineage, steps, mutation, token distances",
+                     use="analysis"),
+    "text": Config(_text, _schema(("text", pa.string())), rowwise=True, columns="`text`",
+                   use="language modelling"),
+    "messages": Config(_messages, _schema(("messages", CONVERSATION)), rowwise=True,
+                       columns="`messages` (user: every stated fact; assistant: the trail in its "
+                       "voice)", use="conversational SFT"),
     "prompt_completion": Config(_prompt_completion, _schema(("prompt", pa.string()),
                                                             ("completion", pa.string())),
-                                rowwise=True),
+                                rowwise=True, columns="`prompt`, `completion` (the chain -> its "
+                                "conclusion)", use="prompt-completion SFT"),
     "preference": Config(_preference, _schema(("prompt", pa.string()), ("chosen", pa.string()),
-                                              ("rejected", pa.string())), rowwise=False),
+                                              ("rejected", pa.string())), rowwise=False,
+                         columns="`prompt`, `chosen`, `rejected` (flip minimal pairs; broken "
+                         "chains: the conclusion that follows vs the one shown)", use="DPO"),
     "preference_messages": Config(_preference_messages, _schema(
         ("prompt", CONVERSATION), ("chosen", CONVERSATION), ("rejected", CONVERSATION)),
-        rowwise=False),
+        rowwise=False, columns='`prompt: [user]` (the whole chain, then "What follows?"), '
+        "`chosen`, `rejected: [assistant]`", use="conversational DPO"),
     "negatives": Config(_negatives, _schema(("text", pa.string()), ("conclusion", pa.string()),
-                                            ("expected", pa.string())), rowwise=True),
+                                            ("expected", pa.string())), rowwise=True,
+                        columns="`text`, `conclusion`, `expected` (broken chains a critic or "
+                        "skeptic rejects)", use="judgement training"),
 }

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from . import __version__
 from .build import Inputs, load_inputs, plan, shards
+from .card import card_body, card_text
 from .configs import CONFIGS
 from .curriculum import MutationStats
 from .engines import get_engine
@@ -28,7 +29,6 @@ from .seeding import version_fingerprint
 from .shard import KEY, ShardJob, finished_shard, merged_stats, part_path
 from .tokenize import resolve_kind, split_label
 from .write import (
-    card_text,
     copy_tokenizer,
     merge_parts,
     package_versions,
@@ -75,88 +75,6 @@ def existing_fingerprint(path: Path) -> str | None:
         return json.loads((path / "manifest.json").read_text())["inputs_fingerprint"]
     except (OSError, ValueError, KeyError):
         return None
-
-
-def _order_line(recipe: Recipe) -> str:
-    if recipe.order == "shuffle":
-        return "seeded shuffle"
-    if recipe.difficulty.by == "surprisal":
-        model = recorded_spec(recipe.difficulty.model or "")
-        easiest = f"the lowest mean surprisal per token under `{model}` first (`rarity`: nats)"
-    else:
-        easiest = ("the most predictable tokens first (`rarity`: a token-id proxy under the "
-                   "first tokenizer)")
-    return (f"curriculum (stage; within a stage, trails of {easiest}; each base trail followed by "
-            "its variants and walks by depth)")
-
-
-def card_body(recipe: Recipe, inputs: Inputs, sizes: dict[str, dict[str, int]],
-              sample: list[dict[str, Any]]) -> str:
-    by_split = sizes["trails"]
-    stages = ", ".join(f"{n}: {inputs.grammar.stages[n].name}" for n in recipe.stages)
-    tokenizers = ", ".join(f"`{t.label}`" for t in inputs.tokenizers)
-    lines = [
-        f"# {recipe.name} {recipe.version}", "",
-        recipe.description or "Reasoning trails built with trailforge.", "",
-        "## How it was built", "",
-        f"- **Stages** (curriculum, simple to rich): {stages}.",
-        f"- **Domains**: {', '.join(sorted(inputs.content.domains))}.",
-        f"- **Roles**: {', '.join(recipe.roles)}; **views**: {', '.join(recipe.views)}.",
-        f"- **Mutators**: {', '.join(recipe.mutators)}; every variant differs from its parent by "
-        f"1 to {recipe.max_token_distance} tokens under each of {tokenizers} (a flip, which "
-        f"changes what follows: 1 to {recipe.max_flip_distance}), measured by re-encoding the "
-        "final text.",
-        "- **Connectives** are chosen by each step's relation to what precedes it (`steps.relation`:"
-        " follows, opposes, counters, ...); `steps.distractor` marks a given fact that bears on no "
-        "conclusion.",
-        f"- **Families**: {recipe.variants_per_trail} single-edit variants and {recipe.walks} drift "
-        f"walk(s) of up to {recipe.walk_depth} edits per base trail; a family never spans splits.",
-        f"- **Order**: {_order_line(recipe)}.",
-        "- **Splits**: " + ", ".join(f"{s} ({n} rows)" for s, n in by_split.items()) + ".",
-        "", "## Load it", "", "```python", "import datasets",
-        'trails = datasets.load_dataset("path/to/this/folder")           # default config: trails',
-        'pairs = datasets.load_dataset("path/to/this/folder", "preference")', "```", "",
-        "| config | columns | use |", "| --- | --- | --- |",
-        "| `trails` | every column: lineage, steps, mutation, token distances | analysis |",
-        "| `text` | `id`, `text` | language modelling |",
-        "| `messages` | `id`, `messages` (user: every stated fact; assistant: the trail in its "
-        "voice) | conversational SFT |",
-        "| `prompt_completion` | `id`, `prompt`, `completion` (the chain -> its conclusion) "
-        "| prompt-completion SFT |",
-        "| `preference` | `id`, `prompt`, `chosen`, `rejected` (flip minimal pairs; broken chains: "
-        "the conclusion that follows vs the one shown) | DPO |",
-        "| `preference_messages` | `id`, `prompt: [user]` (the whole chain, then \"What follows?\"), "
-        "`chosen`, `rejected: [assistant]` | conversational DPO |",
-        "| `negatives` | `id`, `text`, `conclusion`, `expected` (broken chains a critic or skeptic "
-        "rejects) | judgement training |", "",
-        "`text`, `messages` and `prompt_completion` hold only valid rows (`valid` true): a broken "
-        "chain's completion states a conclusion that does not follow. Every config also carries "
-        "`stage`, `family_id` and `depth` of its source row.", "",
-        "## Keep the curriculum", "",
-        "The rows are in curriculum order; trainers shuffle by default, which mixes the stages and "
-        "scatters each family. With TRL on transformers 5:", "",
-        "```python", "from trl import SFTConfig",
-        'args = SFTConfig(train_sampling_strategy="sequential", packing=False)', "```", "",
-        "(on transformers 4, override `Trainer._get_train_sampler` to return a "
-        "`SequentialSampler`). Every prompt ends on a visible character, and its completion starts "
-        "with the space before the conclusion, so the prompt's tokens are a prefix of the whole "
-        "text's under each target tokenizer.", "",
-        "Rows per config and split: " + "; ".join(
-            f"{c}: " + ", ".join(f"{s} {n}" for s, n in splits.items())
-            for c, splits in sizes.items()) + ".", "",
-        "## One family", "",
-    ]
-    for row in sample:
-        op = row["mutation"]["op"] if row["mutation"] else "base"
-        lines.append(f"- depth {row['depth']} ({op}): {row['text']!r}")
-    command = (f"trailforge build --recipe trailforge.yaml --version {recipe.version} "
-               f"--seed {recipe.seed}" + (f" --limit {recipe.limit}" if recipe.limit else "")
-               + "".join(f" --tokenizer {recorded_spec(t)}" for t in recipe.tokenizers))
-    lines += ["", "## Rebuild", "",
-              "From a trailforge checkout whose input files match the hashes in `manifest.json`:", "",
-              "```bash", command, "```", "",
-              "The same inputs give byte-identical shards, whatever the number of workers.", ""]
-    return "\n".join(lines)
 
 
 def _shard_results(inputs: Inputs, jobs: list[ShardJob], parts_dir: Path, resume: bool,

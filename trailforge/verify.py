@@ -439,10 +439,10 @@ def _check_manifest(directory: Path, manifest: dict[str, Any], sizes: dict[str, 
     inputs fingerprint against the recipe, input hashes and tokenizers it records."""
     recipe = manifest.get("recipe") or {}
     check.checked += 1
-    for field in ("name", "version", "seed"):
-        if manifest.get(field) != recipe.get(field):
-            check.fail(f"manifest.json: {field} {manifest.get(field)!r} differs from its recipe's "
-                       f"{recipe.get(field)!r}")
+    for key in ("name", "version", "seed"):
+        if manifest.get(key) != recipe.get(key):
+            check.fail(f"manifest.json: {key} {manifest.get(key)!r} differs from its recipe's "
+                       f"{recipe.get(key)!r}")
     if VERSION_RE.fullmatch(directory.name) and directory.name != manifest.get("version"):
         check.fail(f"manifest.json: version {manifest.get('version')!r} differs from the folder "
                    f"name {directory.name!r}")

@@ -21,7 +21,6 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import pyarrow as pa
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
-import yaml
 
 from .errors import OutputError
 
@@ -81,19 +80,6 @@ def shard_name(split: str, index: int, count: int) -> str:
     return f"{split}-{index:05d}-of-{count:05d}.parquet"
 
 
-#: The Hub's size categories (the `size_categories` values it accepts), by upper bound.
-SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
-                   (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"),
-                   (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B"),
-                   (10_000_000_000, "1B<n<10B"), (100_000_000_000, "10B<n<100B"),
-                   (1_000_000_000_000, "100B<n<1T"))
-
-
-def size_category(n: int) -> str:
-    """The Hub's size category for n rows."""
-    return next((label for limit, label in SIZE_CATEGORIES if n < limit), "n>1T")
-
-
 def split_bytes(directory: Path, files: dict[str, dict[str, Any]]) -> dict[str, dict[str, int]]:
     """Per config and split, the uncompressed bytes of its rows (from the Parquet footers), as
     `datasets` records `num_bytes`."""
@@ -105,42 +91,6 @@ def split_bytes(directory: Path, files: dict[str, dict[str, Any]]) -> dict[str, 
         split = file.split("-")[0]
         out.setdefault(config, {})[split] = out.get(config, {}).get(split, 0) + size
     return out
-
-
-def card_text(meta: dict[str, Any], sizes: dict[str, dict[str, int]],
-              nbytes: dict[str, dict[str, int]], downloads: dict[str, int],
-              schemas: dict[str, pa.Schema], body: str) -> str:
-    """The dataset card, written by the Hub's own libraries: `huggingface_hub.DatasetCardData`
-    for the metadata and `datasets.info.DatasetInfosDict` for `dataset_info` (features, rows and
-    bytes per split, download and dataset sizes), then the human body.
-
-    `meta` holds the recipe's card fields; `sizes` each config's rows per split; `nbytes` their
-    uncompressed bytes; `downloads` each config's bytes on disk; `trails` is the default config.
-    """
-    from datasets import Features
-    from datasets.info import DatasetInfo, DatasetInfosDict
-    from datasets.splits import SplitDict, SplitInfo
-    from huggingface_hub import DatasetCard, DatasetCardData
-
-    data = DatasetCardData(
-        pretty_name=meta["pretty_name"], license=meta["license"], language=meta["language"],
-        task_categories=meta["task_categories"], task_ids=meta["task_ids"] or None,
-        size_categories=[size_category(sum(sizes["trails"].values()))], tags=meta["tags"],
-        configs=[{"config_name": config,
-                  "data_files": [{"split": s, "path": f"data/{config}/{s}-*.parquet"}
-                                 for s in splits],
-                  **({"default": True} if config == "trails" else {})}
-                 for config, splits in sizes.items()])
-    infos = {}
-    for config, splits in sizes.items():
-        split_dict = SplitDict()
-        for split, rows in splits.items():
-            split_dict.add(SplitInfo(name=split, num_bytes=nbytes[config][split], num_examples=rows))
-        infos[config] = DatasetInfo(features=Features.from_arrow_schema(schemas[config]),
-                                    splits=split_dict, download_size=downloads[config],
-                                    dataset_size=sum(nbytes[config].values()))
-    DatasetInfosDict(infos).to_dataset_card_data(data)
-    return str(DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{body}"))
 
 
 def _lock_owner(temp: Path) -> int | None:

@@ -13,7 +13,6 @@ from ..grammar import INFERRED_RELATIONS
 from ..render import Step, Trail
 from .base import Edit, MutationContext, shuffled, with_step
 
-
 #: Words of a hedged claim: a booster before one ("clearly likely") contradicts the hedge.
 HEDGES = frozenset({"likely", "unlikely", "may", "might", "probably", "possibly", "perhaps",
                     "seems", "seem", "tends", "tend", "usually", "often", "generally"})
