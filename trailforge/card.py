@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from .build import Inputs
 from .configs import CONFIGS
+from .layout import shard_glob
 from .recipe import Recipe, recorded_spec
 
 #: The Hub's size categories (the `size_categories` values it accepts), by upper bound.
@@ -44,7 +45,7 @@ def card_text(meta: dict[str, Any], sizes: dict[str, dict[str, int]],
         task_categories=meta["task_categories"], task_ids=meta["task_ids"] or None,
         size_categories=[size_category(sum(sizes["trails"].values()))], tags=meta["tags"],
         configs=[{"config_name": config,
-                  "data_files": [{"split": s, "path": f"data/{config}/{s}-*.parquet"}
+                  "data_files": [{"split": s, "path": shard_glob(config, s)}
                                  for s in splits],
                   **({"default": True} if config == "trails" else {})}
                  for config, splits in sizes.items()])

@@ -10,11 +10,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .errors import DatasetError
+from .layout import METADATA, config_files, tokenizer_copy
 from .tokenize import Tokenizer, load_tokenizer
-from .write import TOKENIZERS_DIR, sha256_file
-
-#: The files of a version besides its data shards and tokenizer copies.
-VERSION_FILES = ("README.md", "manifest.json", "stats.json")
+from .write import sha256_file
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:
@@ -38,7 +36,7 @@ def read_manifest(directory: Path) -> dict[str, Any]:
 def listed_files(manifest: dict[str, Any]) -> set[str]:
     """Every file a version consists of: card, manifest, stats, data shards, tokenizer copies."""
     copies = {name for entry in manifest.get("tokenizers", []) for name in entry.get("files", {})}
-    return {*VERSION_FILES, *manifest.get("files", {}), *copies}
+    return {*METADATA, *manifest.get("files", {}), *copies}
 
 
 def recorded_tokenizer(directory: Path, entry: dict[str, Any], search: Path | None = None
@@ -51,8 +49,8 @@ def recorded_tokenizer(directory: Path, entry: dict[str, Any], search: Path | No
     label = entry["label"]
     if not files:
         return load_tokenizer(entry["spec"])
-    single = f"{TOKENIZERS_DIR}/{label}.json"
-    where = Path(directory) / (single if single in files else f"{TOKENIZERS_DIR}/{label}")
+    single = tokenizer_copy(label, folder=False)
+    where = Path(directory) / (single if single in files else tokenizer_copy(label, folder=True))
     if search is not None:
         key = single if single in files else next(iter(sorted(files)))
         found = next((p for p in sorted(Path(search).rglob("*"))
@@ -68,7 +66,7 @@ def recorded_tokenizer(directory: Path, entry: dict[str, Any], search: Path | No
 def read_table(directory: Path, config: str = "trails") -> pa.Table:
     """All rows of a config, split files concatenated in manifest order."""
     manifest = read_manifest(directory)
-    names = [n for n in manifest.get("files", {}) if n.startswith(f"data/{config}/")]
+    names = config_files(manifest.get("files", {}), config)
     if not names:
         raise DatasetError(f"no {config} files in the manifest", file=Path(directory) / "manifest.json")
     try:

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 
 from .dataset import read_manifest
 from .errors import DatasetError
+from .layout import parse_shard
 
 
 @dataclass
@@ -29,13 +30,12 @@ class VersionDiff:
 def _ids(directory: Path, manifest: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
     ids: dict[tuple[str, str], set[str]] = defaultdict(set)
     for name in manifest.get("files", {}):
-        _, config, file = name.split("/")
         try:
             column = pq.read_table(directory / name, columns=["id"]).column("id").to_pylist()
         except (OSError, KeyError) as exc:
             raise DatasetError(f"cannot read ids of {name}: {exc}", file=directory,
                                hint="run `trailforge verify` on it") from None
-        ids[(config, file.split("-")[0])].update(column)
+        ids[parse_shard(name)].update(column)
     return ids
 
 

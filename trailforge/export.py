@@ -22,6 +22,7 @@ import yaml
 
 from .dataset import read_manifest
 from .errors import OutputError
+from .layout import by_config
 
 FORMATS = ("openai", "llama-factory", "axolotl")
 SHAREGPT_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user",
@@ -66,15 +67,6 @@ def _write_jsonl(path: Path, rows: Iterator[list[dict]], shape: Callable[[dict],
                 out.write(json.dumps(shape(row), ensure_ascii=False) + "\n")
                 count += 1
     return count
-
-
-def _shards(manifest: dict[str, Any]) -> dict[str, dict[str, list[str]]]:
-    """config -> split -> its shard files, in manifest order."""
-    out: dict[str, dict[str, list[str]]] = {}
-    for name in manifest.get("files", {}):
-        _, config, file = name.split("/")
-        out.setdefault(config, {}).setdefault(file.split("-")[0], []).append(name)
-    return out
 
 
 def _openai(directory: Path, shards: dict, out: Path) -> list[Path]:
@@ -149,7 +141,7 @@ def export(directory: Path, fmt: str, out: Path | None = None) -> list[Path]:
     if target.exists() and any(target.iterdir()):
         raise OutputError("the export folder is not empty", file=target,
                           hint="pass --out to a new folder, or remove the old export")
-    shards = _shards(manifest)
+    shards = by_config(manifest.get("files", {}))
     try:
         if fmt == "openai":
             return _openai(directory, shards, target)

@@ -24,6 +24,7 @@ from .configs import CONFIGS
 from .curriculum import MutationStats
 from .engines import get_engine
 from .errors import OutputError
+from .layout import config_files, parse_shard
 from .recipe import Recipe, recorded_spec
 from .seeding import version_fingerprint
 from .shard import KEY, ShardJob, finished_shard, merged_stats, part_path
@@ -123,8 +124,8 @@ def _merge(temp: Path, parts_dir: Path, recipe: Recipe, labels: list[str], resul
                 files[_relative(path, temp)] = {"sha256": sha256_file(path), "rows": n,
                                                  "bytes": path.stat().st_size}
                 sizes[config][split] = sizes[config].get(split, 0) + n
-    ordered = {name: files[name] for config in CONFIGS for name in files
-               if name.startswith(f"data/{config}/")}
+    ordered = {name: files[name] for config in CONFIGS
+               for name in config_files(files, config)}
     return ordered, {config: sizes[config] for config in CONFIGS if config in sizes}
 
 
@@ -207,7 +208,7 @@ def build_version(recipe: Recipe, workers: int | None = None, engine: str = "loc
         meta = {**recipe.card.model_dump(), "pretty_name": recipe.card.pretty_name or recipe.name}
         downloads: dict[str, int] = defaultdict(int)
         for name, entry in files.items():
-            downloads[name.split("/")[1]] += entry["bytes"]
+            downloads[parse_shard(name).config] += entry["bytes"]
         schemas = {config: CONFIGS[config].schema(labels) for config in sizes}
         (temp / "README.md").write_text(
             card_text(meta, sizes, split_bytes(temp, files), downloads, schemas,

@@ -27,6 +27,7 @@ from .configs import CONFIGS, Config, trails_schema
 from .dataset import listed_files, read_manifest, recorded_tokenizer
 from .distance import token_distance
 from .errors import DatasetError, TrailforgeError
+from .layout import parse_shard
 from .seeding import version_fingerprint
 from .tokenize import Tokenizer
 from .write import sha256_file
@@ -134,7 +135,7 @@ def _read_index(directory: Path, names: list[str], labels: list[str],
     indexed: list[str] = []
     parts: list[pa.Table] = []
     for name in names:
-        if not name.startswith("data/trails/"):
+        if parse_shard(name).config != "trails":
             continue
         check.checked += 1
         try:
@@ -153,7 +154,7 @@ def _read_index(directory: Path, names: list[str], labels: list[str],
 
 def _check_split_column(name: str, part: pa.Table, check: Check) -> None:
     """Every row of a `trails` file says the split its file name says."""
-    split = name.split("/")[-1].split("-")[0]
+    split = parse_shard(name).split
     wrong = part.filter(pc.fill_null(pc.not_equal(part["split"], split), True))
     for row, row_split in zip(wrong["id"].to_pylist(), wrong["split"].to_pylist()):
         check.fail(f"{name}: row {row} says split {row_split!r}")
@@ -351,7 +352,7 @@ def _check_boundaries(directory: Path, names: list[str],
     tokenizers = [(entry["label"], tok) for entry, tok in tokenizers
                   if tok.fingerprint == entry.get("fingerprint")]  # else: a token bound breach
     for name in names:
-        config = name.split("/")[1]
+        config = parse_shard(name).config
         if config not in _PROMPTED:
             continue
         try:
@@ -448,8 +449,9 @@ def _check_manifest(directory: Path, manifest: dict[str, Any], sizes: dict[str, 
                    f"name {directory.name!r}")
     by_split: dict[str, int] = defaultdict(int)
     for name, rows in sizes.items():
-        if name.startswith("data/trails/"):
-            by_split[name.split("/")[-1].split("-")[0]] += rows
+        shard = parse_shard(name)
+        if shard.config == "trails":
+            by_split[shard.split] += rows
     rows = manifest.get("rows") or {}
     if rows.get("total") != sum(by_split.values()) or rows.get("by_split") != dict(by_split):
         check.fail(f"manifest.json: rows {rows} differ from the trails files "
@@ -487,8 +489,8 @@ def _check_card(directory: Path, manifest: dict[str, Any], sizes: dict[str, int]
         return
     actual: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for name, rows in sizes.items():
-        _, config, file = name.split("/")
-        actual[config][file.split("-")[0]] += rows
+        config, split = parse_shard(name)
+        actual[config][split] += rows
     actual_sizes = {c: dict(s) for c, s in actual.items()}
     if card_sizes != actual_sizes:
         check.fail(f"README.md: dataset_info sizes {card_sizes} differ from the files {actual_sizes}")
@@ -551,8 +553,7 @@ def _check_configs(directory: Path, sizes: dict[str, int], labels: list[str],
     """Every config's rows, per split, equal the projection of that split's `trails` rows."""
     files: dict[tuple[str, str], list[str]] = defaultdict(list)
     for name in sorted(sizes):  # shard names sort in file order
-        _, config, file = name.split("/")
-        files[(config, file.split("-")[0])].append(name)
+        files[parse_shard(name)].append(name)
     breaches: list[tuple[str, str, str]] = []
     for split in sorted({s for c, s in files if c != "trails"}):
         breaches += _split_breaches(directory, files, split, labels, check)

@@ -23,6 +23,7 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from .errors import OutputError
+from .layout import parse_shard, shard_path, tokenizer_copy
 
 ROWS_PER_FILE = 50_000
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "row_group_size": 10_000}
@@ -52,8 +53,6 @@ def package_versions() -> dict[str, str]:
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                    "added_tokens.json", "vocab.json", "vocab.txt", "merges.txt", "tokenizer.model",
                    "spiece.model", "sentencepiece.bpe.model", "chat_template.jinja", "config.json")
-#: Where a version keeps copies of its file tokenizers, so `verify` and `show` need no path.
-TOKENIZERS_DIR = "tokenizers"
 
 
 def copy_tokenizer(kind: str, resolved: str, label: str, version: Path) -> dict[str, str]:
@@ -61,9 +60,9 @@ def copy_tokenizer(kind: str, resolved: str, label: str, version: Path) -> dict[
     files (`tokenizers/<label>/`) into the version; returns {path in version: sha256}. Encodings
     and Hub tokenizers are named by their spec, so nothing is copied for them."""
     if kind == "tokenizer_json":
-        sources = {f"{TOKENIZERS_DIR}/{label}.json": Path(resolved)}
+        sources = {tokenizer_copy(label, folder=False): Path(resolved)}
     elif kind == "transformers" and not resolved.startswith("hf:"):
-        sources = {f"{TOKENIZERS_DIR}/{label}/{name}": Path(resolved) / name
+        sources = {f"{tokenizer_copy(label, folder=True)}/{name}": Path(resolved) / name
                    for name in TOKENIZER_FILES if (Path(resolved) / name).is_file()}
     else:
         return {}
@@ -76,19 +75,14 @@ def copy_tokenizer(kind: str, resolved: str, label: str, version: Path) -> dict[
     return copied
 
 
-def shard_name(split: str, index: int, count: int) -> str:
-    return f"{split}-{index:05d}-of-{count:05d}.parquet"
-
-
 def split_bytes(directory: Path, files: dict[str, dict[str, Any]]) -> dict[str, dict[str, int]]:
     """Per config and split, the uncompressed bytes of its rows (from the Parquet footers), as
     `datasets` records `num_bytes`."""
     out: dict[str, dict[str, int]] = {}
     for name in files:
-        _, config, file = name.split("/")
+        config, split = parse_shard(name)
         meta = pq.read_metadata(directory / name)
         size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-        split = file.split("-")[0]
         out.setdefault(config, {})[split] = out.get(config, {}).get(split, 0) + size
     return out
 
@@ -276,8 +270,7 @@ def merge_parts(parts: Sequence[Path], directory: Path, split: str, total: int,
     written = []
     for index in range(count):
         n = min(rows_per_file, total - index * rows_per_file)
-        paths = {config: directory / "data" / config / shard_name(split, index, count)
-                 for config in sinks}
+        paths = {config: shard_path(directory, config, split, index, count) for config in sinks}
         with ExitStack() as stack:
             writers = {}
             for config, path in paths.items():
