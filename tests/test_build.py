@@ -200,3 +200,46 @@ def test_bytes_do_not_depend_on_pythonhashseed(mini_build, tmp_path, hash_seed):
                     str(MINI / "trailforge.yaml"), "--out", str(tmp_path), "--workers", "2"],
                    check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": hash_seed})
     assert shard_bytes(tmp_path / "mini" / "0.0.1") == shard_bytes(mini_build)
+
+
+def test_more_parts_than_the_merge_reads_at_once_give_the_same_bytes(tmp_path):
+    """Over FAN_IN parts per split, the merge first merges runs of parts: same files."""
+    from trailforge.factory import build_version
+    from trailforge.recipe import load_recipe
+    from trailforge.write import FAN_IN
+
+    root = Path(__file__).resolve().parent.parent
+    families = FAN_IN * 2 + 10
+    many = build_version(load_recipe(root / "trailforge.yaml", output=str(tmp_path / "many"),
+                                     limit=families), workers=2, shard_size=1).path
+    few = build_version(load_recipe(root / "trailforge.yaml", output=str(tmp_path / "few"),
+                                    limit=families), workers=2).path
+    assert not list(many.parent.glob(".tmp-*"))  # the runs' work folder went with the parts
+    names = sorted(p.relative_to(few) for p in (few / "data").rglob("*.parquet"))
+    assert names == sorted(p.relative_to(many) for p in (many / "data").rglob("*.parquet"))
+    for name in names:
+        assert (many / name).read_bytes() == (few / name).read_bytes(), name
+
+
+def test_shard_jobs_and_results_round_trip_through_json(mini_copy):
+    from trailforge.build import load_inputs, plan
+    from trailforge.recipe import load_recipe
+    from trailforge.shard import ShardJob, ShardResult, run_shard
+
+    inputs = load_inputs(load_recipe(mini_copy / "trailforge.yaml"))
+    job = ShardJob(0, tuple(plan(inputs)[:3]), str(mini_copy / "parts"))
+    assert ShardJob.from_json(job.to_json()) == job
+    result = run_shard(inputs, job)
+    assert ShardResult.from_json(result.to_json()) == result and result.families == 3
+
+
+def test_engines_come_from_one_registry():
+    from trailforge.cli import build
+    from trailforge.engines import ENGINES, get_engine
+    from trailforge.errors import TrailforgeError
+
+    option = next(p for p in build.params if p.name == "engine")
+    assert list(option.type.choices) == list(ENGINES)  # the CLI offers exactly the registry
+    assert all(callable(get_engine(name)) for name in ENGINES)  # Ray itself loads only in run
+    with pytest.raises(TrailforgeError, match="unknown engine"):
+        get_engine("threads")

@@ -21,6 +21,7 @@ from rich.progress import (
 from rich.table import Table
 
 from . import __version__
+from .engines import ENGINES
 from .errors import TrailforgeError
 
 console = Console()
@@ -89,10 +90,9 @@ def main() -> None:
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Worker processes (local engine), or Ray Data actors building shards "
               "[default: CPU count].")
-@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="Run shards in a local process pool, or as Ray Data tasks (pip install -e "
-              "'.[ray]'). "
-              "Both give byte-identical files.")
+@click.option("--engine", type=click.Choice(list(ENGINES)), default="local", show_default=True,
+              help="How shards run: " + "; ".join(f"{name}, {what}" for name, what in ENGINES.items())
+              + ". All give byte-identical files.")
 @click.option("--address", default=None,
               help="Ray cluster address for --engine ray (e.g. auto); default: start a local Ray.")
 @click.option("--shard-size", type=click.IntRange(min=1), default=None,

@@ -27,7 +27,7 @@ from .errors import OutputError
 from .layout import config_files, parse_shard
 from .recipe import Recipe, recorded_spec
 from .seeding import version_fingerprint
-from .shard import KEY, ShardJob, finished_shard, merged_stats, part_path
+from .shard import KEY, ShardJob, ShardResult, finished_shard, merged_stats, part_path
 from .tokenize import resolve_kind, split_label
 from .write import (
     copy_tokenizer,
@@ -80,31 +80,33 @@ def existing_fingerprint(path: Path) -> str | None:
 
 def _shard_results(inputs: Inputs, jobs: list[ShardJob], parts_dir: Path, resume: bool,
                    workers: int, engine: str, address: str | None,
-                   on_progress: Callable[[int, int], None] | None) -> tuple[list[dict], int]:
+                   on_progress: Callable[[int, int], None] | None
+                   ) -> tuple[list[ShardResult], int]:
     """Every shard's summary, reusing intact finished shards when resuming; and how many were."""
-    done: dict[int, dict[str, Any]] = {}
+    done: dict[int, ShardResult] = {}
     if resume:
         for job in jobs:
             found = finished_shard(parts_dir, job)
             if found is not None:
                 done[job.index] = found
                 if on_progress:
-                    on_progress(found["families"], found["rows"])
+                    on_progress(found.families, found.rows)
     todo = [job for job in jobs if job.index not in done]
     for result in get_engine(engine)(inputs, todo, workers, address=address):
-        done[result["index"]] = result
+        done[result.index] = result
         if on_progress:
-            on_progress(result["families"], result["rows"])
+            on_progress(result.families, result.rows)
     return [done[job.index] for job in jobs], len(jobs) - len(todo)
 
 
-def _merge(temp: Path, parts_dir: Path, recipe: Recipe, labels: list[str], results: list[dict]
+def _merge(temp: Path, parts_dir: Path, recipe: Recipe, labels: list[str],
+           results: list[ShardResult]
            ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, int]]]:
     """The final shards of every config and split, merged from the parts in key order: one merge
     of `trails` feeds every row-wise config; the other configs merge their own parts."""
     totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for result in results:
-        for config, splits in result["counts"].items():
+        for config, splits in result.counts.items():
             for split, n in splits.items():
                 totals[config][split] += n
     rowwise = {name: (spec.project, spec.schema(labels)) for name, spec in CONFIGS.items()
@@ -117,8 +119,8 @@ def _merge(temp: Path, parts_dir: Path, recipe: Recipe, labels: list[str], resul
     split_order = [*recipe.splits, "ood"]
     for source, sinks in merges:
         for split in [s for s in split_order if totals.get(source, {}).get(s)]:
-            parts = [part_path(parts_dir, source, split, r["index"]) for r in results
-                     if r["counts"].get(source, {}).get(split)]
+            parts = [part_path(parts_dir, source, split, r.index) for r in results
+                     if r.counts.get(source, {}).get(split)]
             for config, path, n in merge_parts(parts, temp, split, totals[source][split], sinks, KEY,
                                                parts_dir / "runs" / source / split):
                 files[_relative(path, temp)] = {"sha256": sha256_file(path), "rows": n,
@@ -133,7 +135,7 @@ def _unchanged(table: pa.Table) -> pa.Table:
     return table
 
 
-def _stats(results: list[dict], by_split: dict[str, int], mutations: MutationStats,
+def _stats(results: list[ShardResult], by_split: dict[str, int], mutations: MutationStats,
            anchor_tags: list[str], labels: list[str]) -> dict[str, Any]:
     """stats.json: every mapping in a fixed order (labels in the recipe's order, other keys
     sorted), so a resumed build, whose shard summaries were read back from their markers, writes
@@ -141,20 +143,20 @@ def _stats(results: list[dict], by_split: dict[str, int], mutations: MutationSta
     def total(key: str) -> dict[str, int]:
         counter: Counter = Counter()
         for result in results:
-            counter.update(result["summary"][key])
+            counter.update(result.summary[key])
         return dict(sorted(counter.items()))
 
     histograms: dict[str, Counter] = defaultdict(Counter)
     for result in results:
-        for label, histogram in result["summary"]["token_distance_histogram"].items():
+        for label, histogram in result.summary["token_distance_histogram"].items():
             histograms[label].update(histogram)
-    base_hashes = {h for r in results for h in r["summary"]["base_text_hashes"]}
+    base_hashes = {h for r in results for h in r.summary["base_text_hashes"]}
     return {
-        "rows": sum(r["rows"] for r in results), "families": sum(r["families"] for r in results),
+        "rows": sum(r.rows for r in results), "families": sum(r.families for r in results),
         "distinct_base_trails": len(base_hashes),
         "by_split": by_split, "by_stage": total("by_stage"), "by_domain": total("by_domain"),
         "by_role": total("by_role"), "by_view": total("by_view"), "by_op": total("by_op"),
-        "label_flipped": sum(r["summary"]["label_flipped"] for r in results),
+        "label_flipped": sum(r.summary["label_flipped"] for r in results),
         "token_distance_histogram": {label: dict(sorted(histograms[label].items()))
                                      for label in labels},
         "mutations": mutations.as_dict(),
@@ -204,7 +206,7 @@ def build_version(recipe: Recipe, workers: int | None = None, engine: str = "loc
         phase("writing metadata")
         shutil.rmtree(parts_dir)
         by_split = sizes.get("trails", {})
-        sample = next((r["sample"] for r in results if r["sample"]), [])
+        sample = next((r.sample for r in results if r.sample), [])
         meta = {**recipe.card.model_dump(), "pretty_name": recipe.card.pretty_name or recipe.name}
         downloads: dict[str, int] = defaultdict(int)
         for name, entry in files.items():

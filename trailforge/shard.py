@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -30,9 +30,48 @@ KEY = "_key"
 
 @dataclass(frozen=True)
 class ShardJob:
+    """One unit of parallel work: which families to build and where its parts go."""
+
     index: int
     items: tuple[WorkItem, ...]
     parts_dir: str
+
+    def to_json(self) -> str:
+        return json.dumps({"index": self.index, "parts_dir": self.parts_dir,
+                           "items": [asdict(item) for item in self.items]})
+
+    @classmethod
+    def from_json(cls, text: str) -> "ShardJob":
+        job = json.loads(text)
+        return cls(index=job["index"], items=tuple(WorkItem(**item) for item in job["items"]),
+                   parts_dir=job["parts_dir"])
+
+
+@dataclass(frozen=True)
+class ShardResult:
+    """What a built shard reports, and records in its marker for --resume.
+
+    `items` is the hash of the shard's work items; `counts` its rows per config and split;
+    `parts` the sha256 of each part file; `mutations` its raw MutationStats; `summary` its rows
+    by stage, domain, role, view and op, label flips, token distance histograms and base text
+    hashes; `sample` the first family's rows (the card shows one), only in shard 0."""
+
+    index: int
+    items: str
+    families: int
+    rows: int
+    counts: dict[str, dict[str, int]]
+    parts: dict[str, str]
+    mutations: dict[str, Any]
+    summary: dict[str, Any]
+    sample: list[dict[str, Any]]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ShardResult":
+        return cls(**json.loads(text))
 
 
 def items_hash(items: Sequence[WorkItem]) -> str:
@@ -118,7 +157,7 @@ def _write_part(table: pa.Table, keys: list[str], blocks: list[str], path: Path)
     return sha256_file(path)
 
 
-def run_shard(inputs: Inputs, job: ShardJob) -> dict[str, Any]:
+def run_shard(inputs: Inputs, job: ShardJob) -> ShardResult:
     """Build one shard into part files; returns (and records in its marker) the shard summary.
 
     Only `trails` and the configs that need whole families get parts; row-wise configs are
@@ -148,40 +187,38 @@ def run_shard(inputs: Inputs, job: ShardJob) -> dict[str, Any]:
                     table, part_keys, part_blocks, path)
                 counts[config][split] = table.num_rows
     first = _families(trails["family_id"].to_pylist())[0] if job.index == 0 and ids else (0, 0)
-    result = {
-        "index": job.index, "items": items_hash(job.items), "families": len(job.items),
-        "rows": trails.num_rows,
-        "counts": dict(counts), "parts": parts, "mutations": stats.as_raw(),
-        "summary": _summary(trails, labels),
-        "sample": trails.slice(0, min(first[1], 8)).to_pylist(),  # the card shows one family
-    }
+    result = ShardResult(
+        index=job.index, items=items_hash(job.items), families=len(job.items),
+        rows=trails.num_rows, counts=dict(counts), parts=parts, mutations=stats.as_raw(),
+        summary=_summary(trails, labels),
+        sample=trails.slice(0, min(first[1], 8)).to_pylist())  # the card shows one family
     marker = marker_path(parts_dir, job.index)
     marker.parent.mkdir(parents=True, exist_ok=True)
     temp = marker.with_suffix(".tmp")
-    temp.write_text(json.dumps(result, sort_keys=True), encoding="utf-8")
+    temp.write_text(result.to_json(), encoding="utf-8")
     os.replace(temp, marker)  # the marker appears only once every part is complete
     return result
 
 
-def finished_shard(parts_dir: Path, job: ShardJob) -> dict[str, Any] | None:
+def finished_shard(parts_dir: Path, job: ShardJob) -> ShardResult | None:
     """The recorded result of a shard built from the same items with all its parts intact, else
     None (build it again)."""
     marker = marker_path(parts_dir, job.index)
     try:
-        result = json.loads(marker.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        result = ShardResult.from_json(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):  # unreadable, or a marker of another layout
         return None
-    if result.get("items") != items_hash(job.items):
+    if result.items != items_hash(job.items):
         return None
-    for name, digest in result.get("parts", {}).items():
+    for name, digest in result.parts.items():
         path = parts_dir / name
         if not path.is_file() or sha256_file(path) != digest:
             return None
     return result
 
 
-def merged_stats(results: Sequence[dict[str, Any]]) -> MutationStats:
+def merged_stats(results: Sequence[ShardResult]) -> MutationStats:
     stats = MutationStats()
     for result in results:
-        stats.merge(MutationStats.from_raw(result["mutations"]))
+        stats.merge(MutationStats.from_raw(result.mutations))
     return stats

@@ -7,10 +7,10 @@ import os
 import signal
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Any, Iterator, Sequence
+from typing import Iterator, Sequence
 
 from ..build import Inputs
-from ..shard import ShardJob, run_shard
+from ..shard import ShardJob, ShardResult, run_shard
 
 _INPUTS: Inputs | None = None
 
@@ -39,12 +39,14 @@ def _init_worker(parent: int) -> None:
         torch.set_num_threads(1)
 
 
-def _run(job: ShardJob) -> dict[str, Any]:
+def _run(job: ShardJob) -> ShardResult:
     assert _INPUTS is not None, "workers are forked after the inputs are loaded"
     return run_shard(_INPUTS, job)
 
 
-def run(inputs: Inputs, jobs: Sequence[ShardJob], workers: int, **_: Any) -> Iterator[dict[str, Any]]:
+def run(inputs: Inputs, jobs: Sequence[ShardJob], workers: int, address: str | None = None
+        ) -> Iterator[ShardResult]:
+    """The Engine protocol on a local process pool (`address` is unused)."""
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             yield run_shard(inputs, job)

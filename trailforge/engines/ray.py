@@ -9,16 +9,14 @@ parts). Install with `pip install -e '.[ray]'`.
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from ..build import Inputs, WorkItem, load_inputs
+from ..build import Inputs, load_inputs
 from ..errors import TrailforgeError
 from ..recipe import Recipe
-from ..shard import ShardJob, run_shard
+from ..shard import ShardJob, ShardResult, run_shard
 
 
 class ShardBuilder:
@@ -29,20 +27,12 @@ class ShardBuilder:
                                                          "base_dir": Path(base_dir)}))
 
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
-        job = json.loads(row["job"])
-        result = run_shard(self.inputs, ShardJob(
-            index=job["index"], items=tuple(WorkItem(**item) for item in job["items"]),
-            parts_dir=job["parts_dir"]))
-        return {"result": json.dumps(result)}
+        return {"result": run_shard(self.inputs, ShardJob.from_json(row["job"])).to_json()}
 
 
-def _job_row(job: ShardJob) -> dict[str, str]:
-    return {"job": json.dumps({"index": job.index, "parts_dir": job.parts_dir,
-                               "items": [asdict(item) for item in job.items]})}
-
-
-def run(inputs: Inputs, jobs: Sequence[ShardJob], workers: int, address: str | None = None,
-        **_: Any) -> Iterator[dict[str, Any]]:
+def run(inputs: Inputs, jobs: Sequence[ShardJob], workers: int, address: str | None = None
+        ) -> Iterator[ShardResult]:
+    """The Engine protocol as Ray Data tasks; jobs and results cross as their JSON forms."""
     try:
         import ray
         import ray.data
@@ -64,13 +54,14 @@ def run(inputs: Inputs, jobs: Sequence[ShardJob], workers: int, address: str | N
     try:
         ray.data.DataContext.get_current().enable_progress_bars = False  # trailforge shows its own
         logging.getLogger("ray.data").setLevel(logging.ERROR)  # ... and its own summary
-        shards = ray.data.from_items([_job_row(job) for job in jobs], override_num_blocks=len(jobs))
+        shards = ray.data.from_items([{"job": job.to_json()} for job in jobs],
+                                     override_num_blocks=len(jobs))
         built = shards.map(ShardBuilder, fn_constructor_kwargs={
             "recipe_fields": inputs.recipe.model_dump(mode="json"),
             "base_dir": str(inputs.recipe.base_dir)},
             compute=ray.data.ActorPoolStrategy(size=max(1, min(workers, len(jobs)))), num_cpus=1)
         for row in built.iter_rows():
-            yield json.loads(row["result"])
+            yield ShardResult.from_json(row["result"])
     finally:
         if started_here:
             ray.shutdown()
