@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 from huggingface_hub import DatasetCard
 
-from trailforge.cli import main
 from trailforge.card import size_category
+from trailforge.cli import main
 
 CONFIGS = ("trails", "text", "messages", "prompt_completion", "preference", "preference_messages",
            "negatives")

@@ -14,8 +14,9 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 @pytest.fixture
 def narrow(monkeypatch):
-    import trailforge.cli as cli
     from rich.console import Console
+
+    import trailforge.cli as cli
 
     monkeypatch.setattr(cli, "console", Console(width=80, force_terminal=False))
     monkeypatch.setattr(cli, "err_console", Console(width=80, stderr=True, force_terminal=False))

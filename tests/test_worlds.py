@@ -12,8 +12,21 @@ from hypothesis import strategies as st
 
 from trailforge.content import check_clause, word_pattern
 from trailforge.errors import ContentError
-from trailforge.worlds.generate import STAGE_FIELDS, load_banks, world_domain, world_frame
-from trailforge.worlds.logic import Program, Rule, WorldError, holds, logic_json, parse_logic, solve
+from trailforge.worlds.generate import (
+    STAGE_FIELDS,
+    load_banks,
+    world_domain,
+    world_frame,
+)
+from trailforge.worlds.logic import (
+    Program,
+    Rule,
+    WorldError,
+    holds,
+    logic_json,
+    parse_logic,
+    solve,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BANKS = load_banks(ROOT / "content" / "worlds" / "banks.yaml")
