@@ -132,9 +132,10 @@ def with_worlds(content: Content, recipe: Recipe) -> Content:
         raise RecipeError("a curated domain is named `worlds`, the name of generated frames",
                           file=recipe.base_dir / "trailforge.yaml",
                           hint="rename content/domains/worlds.yaml")
-    path = recipe.path(recipe.worlds.banks)
-    domain = world_domain(load_banks(path), recipe.seed, recipe.worlds.frames,
-                          recipe.worlds.ood_frames)
+    worlds = recipe.worlds
+    assert worlds is not None, "called only for a recipe with worlds"
+    path = recipe.path(worlds.banks)
+    domain = world_domain(load_banks(path), recipe.seed, worlds.frames, worlds.ood_frames)
     return replace(content, domains={**content.domains, "worlds": domain},
                    files=content.files + (path,))
 
@@ -144,18 +145,22 @@ def drop_drifting(family: list[Member], inputs: Inputs, stats: MutationStats) ->
     anything derived from them; drops are counted as rejections (`over_drift`)."""
     from .drift.model import Pair
 
-    limit, measure = inputs.recipe.max_drift.limit, inputs.recipe.max_drift.measure
+    max_drift = inputs.recipe.max_drift
+    assert max_drift is not None, "called only when the recipe sets max_drift"
+    limit, measure = max_drift.limit, max_drift.measure
     children = family[1:]
-    pairs = [Pair(family[m.parent].trail.prompt, family[m.parent].trail.completion,
-                  m.trail.prompt, m.trail.completion) for m in children]
+    parents = [m.parent or 0 for m in children]  # every variant has a parent (the base is 0)
+    pairs = [Pair(family[p].trail.prompt, family[p].trail.completion,
+                  m.trail.prompt, m.trail.completion) for m, p in zip(children, parents)]
     shifts = [r[measure] for r in inputs.drift_model.measure(pairs)] if pairs else []
     keep = [True]
-    for member, shift in zip(children, shifts):
-        keep.append(keep[member.parent] and shift <= limit)
+    for member, parent, shift in zip(children, parents, shifts):
+        keep.append(keep[parent] and shift <= limit)
         if not keep[-1]:
-            stats.kept[member.op] -= 1
-            reason = "over_drift" if keep[member.parent] else "parent_dropped"
-            stats.rejected[member.op][reason] += 1
+            op = member.op or ""
+            stats.kept[op] -= 1
+            reason = "over_drift" if keep[parent] else "parent_dropped"
+            stats.rejected[op][reason] += 1
     new_index = {}
     kept: list[Member] = []
     for index, (member, ok) in enumerate(zip(family, keep)):

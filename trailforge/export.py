@@ -28,7 +28,7 @@ FORMATS = ("openai", "llama-factory", "axolotl")
 SHAREGPT_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user",
                  "assistant_tag": "assistant"}
 #: LLaMA-Factory's dataset_info.json entry for each config (its `file_name` added per split).
-LLAMA_FACTORY = {
+LLAMA_FACTORY: dict[str, dict[str, Any]] = {
     "text": {"columns": {"prompt": "text"}},  # pre-training (stage: pt)
     "prompt_completion": {"columns": {"prompt": "prompt", "response": "completion"}},
     "messages": {"formatting": "sharegpt", "columns": {"messages": "messages"},
@@ -40,7 +40,7 @@ LLAMA_FACTORY = {
                                         "rejected": "rejected"}, "tags": SHAREGPT_TAGS},
 }
 #: axolotl's dataset types for each config, and whether it is an RL (DPO) dataset.
-AXOLOTL = {
+AXOLOTL: dict[str, tuple[dict[str, Any], bool]] = {
     "text": ({"type": "completion", "field": "text"}, False),
     "prompt_completion": ({"type": {"field_instruction": "prompt", "field_output": "completion",
                                     "format": "{instruction}", "no_input_format": "{instruction}"}},

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from .errors import GrammarError
 from .yamlio import LineDict, LineList, load_yaml
@@ -64,7 +64,8 @@ class Grammar:
     contrast: frozenset[str]  # relations whose connectives mark a contrast (But, However, ...)
 
 
-def _fail(message: str, path: Path, node: Any, key: Any = None, hint: str | None = None) -> None:
+def _fail(message: str, path: Path, node: Any, key: Any = None, hint: str | None = None
+          ) -> NoReturn:
     line = None
     if isinstance(node, LineDict):
         line = node.key_lines.get(key, node.line) if key is not None else node.line
@@ -86,8 +87,9 @@ def _connective_list(value: Any, path: Path, node: Any, key: Any, where: str) ->
 
 
 def _parse_slot(raw: Any, kinds: dict[str, str], relations: dict[str, tuple[str, ...]], path: Path,
-                steps: LineList, index: int, chain: str) -> Slot:
+                steps: list, index: int, chain: str) -> Slot:
     where = f"chain {chain!r}, step {index + 1}"
+    node: Any  # where errors point: the steps list, or the step's own mapping
     if isinstance(raw, str):
         raw_map: dict[str, Any] = {"kind": raw}
         node, key = steps, index
@@ -143,8 +145,8 @@ def _resolve(name: str, raw_chains: dict[str, tuple[Path, LineDict]], kinds: dic
         slots.extend(base.slots[:-1] if base.slots[-1].kind == "conclusion" else base.slots)
     slots.extend(_parse_slot(s, kinds, relations, path, steps, i, name)
                  for i, s in enumerate(steps))
-    kinds = [s.kind for s in slots]
-    if kinds[-1] != "conclusion" or kinds.count("conclusion") != 1:
+    slot_kinds = [s.kind for s in slots]
+    if slot_kinds[-1] != "conclusion" or slot_kinds.count("conclusion") != 1:
         _fail(f"chain {name!r} must end with exactly one conclusion step", path, raw, "steps",
               hint="put one `conclusion` (with the frame field it uses) as the last step")
     fields = [s.field for s in slots]

@@ -107,7 +107,7 @@ def lint_content(grammar: Grammar, content: Content, base: Path,
                             if c.rstrip(",").split(" ")[-1].lower() == first:
                                 yield Finding("doubled-word", where, f"{frame.id}: {c!r} before "
                                               f"{slot.field} {text[:30]!r}")
-                used = defaultdict(int)
+                used: defaultdict[str, int] = defaultdict(int)
                 for slot in chain.slots:
                     if slot.field in frame.fields:
                         used[frame.relations.get(slot.field, slot.relation)] += 1

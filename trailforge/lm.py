@@ -99,7 +99,7 @@ def load_model(spec: str, purpose: str, *, causal_only: bool = False, device: st
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    model.to(device).eval()
+    model.to(device).eval()  # type: ignore[arg-type]  # transformers' stub types `to` loosely
     return Loaded(model, tokenizer, config, causal, device, torch, _fingerprint(where, config))
 
 

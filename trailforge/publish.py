@@ -11,7 +11,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Protocol, cast
 
 from .dataset import listed_files, read_manifest
 from .errors import TrailforgeError
@@ -148,18 +148,20 @@ def publish(directory: Path, repo_id: str, *, branch: str = "main", private: boo
     if api is None:
         from huggingface_hub import HfApi, get_token
 
-        api = HfApi(token=token)
+        hub = cast(HubApi, HfApi(token=token))  # HfApi's methods take more than HubApi names
         token = token or get_token()  # known only to scrub it from error messages
+    else:
+        hub = api
     local = read_manifest(plan.directory)
     action = "reach the Hub"
     try:
         action = f"create dataset repo {repo_id}"
         step(action)
-        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        hub.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
         action = f"read the tags of {repo_id}"
-        tags = {t.name for t in getattr(api.list_repo_refs(repo_id, repo_type="dataset"), "tags", [])}
+        tags = {t.name for t in getattr(hub.list_repo_refs(repo_id, repo_type="dataset"), "tags", [])}
         if plan.tag in tags:
-            if _same_content(_remote_manifest(api, repo_id, plan.tag), local):
+            if _same_content(_remote_manifest(hub, repo_id, plan.tag), local):
                 result.already_published = True
                 result.messages.append(f"{plan.tag} already holds this content; nothing to do")
                 return result
@@ -167,9 +169,9 @@ def publish(directory: Path, repo_id: str, *, branch: str = "main", private: boo
                                hint="versions are immutable: bump the version and rebuild")
         if branch != "main":
             action = f"create branch {branch}"
-            api.create_branch(repo_id, branch=branch, repo_type="dataset", exist_ok=True)
+            hub.create_branch(repo_id, branch=branch, repo_type="dataset", exist_ok=True)
         action = f"read the files on {branch}"
-        head = _remote_manifest(api, repo_id, branch)
+        head = _remote_manifest(hub, repo_id, branch)
         if _same_content(head, local):
             result.messages.append(f"{branch} already holds this content (an earlier publish was "
                                    "interrupted before tagging); tagging it")
@@ -178,15 +180,15 @@ def publish(directory: Path, repo_id: str, *, branch: str = "main", private: boo
             from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
             ours = {f.path_in_repo for f in plan.files}
-            existing = api.list_repo_files(repo_id, repo_type="dataset", revision=branch)
+            existing = hub.list_repo_files(repo_id, repo_type="dataset", revision=branch)
             result.deleted = sorted(p for p in existing if p.startswith("data/") and p not in ours)
-            operations = [CommitOperationAdd(path_in_repo=f.path_in_repo,
+            operations: list[Any] = [CommitOperationAdd(path_in_repo=f.path_in_repo,
                                              path_or_fileobj=str(plan.directory / f.path_in_repo))
                           for f in plan.files]
             operations += [CommitOperationDelete(path_in_repo=p) for p in result.deleted]
             action = f"commit {len(plan.files)} files to {repo_id}@{branch}"
             step(action)
-            commit = api.create_commit(
+            commit = hub.create_commit(
                 repo_id, operations, repo_type="dataset", revision=branch,
                 commit_message=f"trailforge: {local['name']} {local['version']}",
                 commit_description=f"Built by trailforge {local.get('trailforge_version')}; "
@@ -195,7 +197,7 @@ def publish(directory: Path, repo_id: str, *, branch: str = "main", private: boo
             revision = getattr(commit, "oid", None) or branch
         action = f"tag {plan.tag}"
         step(action)
-        api.create_tag(repo_id, tag=plan.tag, revision=revision, repo_type="dataset",
+        hub.create_tag(repo_id, tag=plan.tag, revision=revision, repo_type="dataset",
                        tag_message=f"{local['name']} {local['version']}")
     except PublishError:
         raise

@@ -131,7 +131,7 @@ class Renderer:
             keep_trailing_newline=False,
         )
         self._views: dict[str, jinja2.Template] = {}
-        self._voices: dict[tuple[str, str, int], tuple[str, str]] = {}
+        self._voices: dict[tuple[str, str, int, bool], tuple[str, str]] = {}
         self._skeletons: dict[tuple, _Skeleton | None] = {}
         self._registers: dict[tuple, dict[str, tuple[str, ...]]] = {}
 

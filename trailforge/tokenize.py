@@ -342,7 +342,7 @@ class TransformersTokenizer:
         return Splice(new, parent.ids, new.ids)
 
     def decode(self, ids: Sequence[int]) -> str:
-        return self._tok.decode(list(ids))
+        return str(self._tok.decode(list(ids)))
 
 
 #: Tokenizer classes by kind; `resolve_kind` picks one for a spec.

@@ -452,9 +452,9 @@ def _check_manifest(directory: Path, manifest: dict[str, Any], sizes: dict[str, 
         shard = parse_shard(name)
         if shard.config == "trails":
             by_split[shard.split] += rows
-    rows = manifest.get("rows") or {}
-    if rows.get("total") != sum(by_split.values()) or rows.get("by_split") != dict(by_split):
-        check.fail(f"manifest.json: rows {rows} differ from the trails files "
+    claimed = manifest.get("rows") or {}
+    if claimed.get("total") != sum(by_split.values()) or claimed.get("by_split") != dict(by_split):
+        check.fail(f"manifest.json: rows {claimed} differ from the trails files "
                    f"({sum(by_split.values())}: {dict(by_split)})")
     try:
         stats = json.loads((directory / "stats.json").read_text(encoding="utf-8"))

@@ -26,7 +26,8 @@ from .errors import OutputError
 from .layout import parse_shard, shard_path, tokenizer_copy
 
 ROWS_PER_FILE = 50_000
-PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 3, "row_group_size": 10_000}
+PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 3,
+                                   "row_group_size": 10_000}
 PACKAGES = ("trailforge", "jinja2", "pyarrow", "datasets", "tokenizers", "tiktoken", "bpe-openai",
             "transformers", "rapidfuzz", "pydantic", "pyyaml")
 
@@ -186,7 +187,7 @@ class _Part:
 
     def blocks(self, index: int) -> Iterator[tuple[str, int, int]]:
         """(key, index, rows) for each block, in order."""
-        key, count = None, 0
+        key, count = "", 0
         for batch in self._batches:
             self._pending.append(batch)
             for value in batch.column(self._key).to_pylist():

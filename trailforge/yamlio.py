@@ -25,7 +25,7 @@ class LineList(list):
     item_lines: list[int]
 
 
-class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml parses ~10x faster
+class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]  # libyaml: ~10x faster
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LineDict:  # type: ignore[override]
         result = LineDict()
         result.line = node.start_mark.line + 1
@@ -74,10 +74,10 @@ def load_yaml(path: Path, error: type[TrailforgeError], what: str) -> Any:
         return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 1 if mark is not None else None
+        at: int | None = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
         raise error(
-            f"invalid YAML in {what}: {problem}", file=path, line=line,
+            f"invalid YAML in {what}: {problem}", file=path, line=at,
             hint="fix the YAML syntax (indentation, quoting, colons)",
         ) from None
 

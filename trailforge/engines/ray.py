@@ -56,7 +56,7 @@ def run(inputs: Inputs, jobs: Sequence[ShardJob], workers: int, address: str | N
         logging.getLogger("ray.data").setLevel(logging.ERROR)  # ... and its own summary
         shards = ray.data.from_items([{"job": job.to_json()} for job in jobs],
                                      override_num_blocks=len(jobs))
-        built = shards.map(ShardBuilder, fn_constructor_kwargs={
+        built = shards.map(ShardBuilder, fn_constructor_kwargs={  # type: ignore[arg-type]
             "recipe_fields": inputs.recipe.model_dump(mode="json"),
             "base_dir": str(inputs.recipe.base_dir)},
             compute=ray.data.ActorPoolStrategy(size=max(1, min(workers, len(jobs)))), num_cpus=1)

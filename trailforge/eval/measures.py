@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 Scorer = Callable[[Sequence[str], Sequence[str]], list[float]]
 Z = 1.959964  # two-sided 95%
@@ -25,7 +25,7 @@ class Figure:
     low: float
     high: float
 
-    def as_dict(self) -> dict[str, float | int]:
+    def as_dict(self) -> dict[str, Any]:
         return {"value": round(self.value, 6), "n": self.n, "ci95": [round(self.low, 6),
                                                                      round(self.high, 6)]}
 
@@ -64,7 +64,9 @@ class Question:
 
 def candidate_scores(questions: Sequence[Question], score: Scorer) -> list[list[float]]:
     """Each question's candidate scores, right first then wrong, all scored in one batch."""
-    prompts, completions, spans = [], [], []
+    prompts: list[str] = []
+    completions: list[str] = []
+    spans: list[int] = []
     for q in questions:
         candidates = (q.right, *q.wrong)
         spans.append(len(candidates))

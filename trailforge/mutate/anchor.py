@@ -29,7 +29,7 @@ class AnchorMutator:
         if not ctx.anchor_tags or any(anchored(s.text, ctx.anchor_tags) for s in trail.steps):
             return  # one anchor a trail: a walk does not pile tags up
         last = len(trail.steps) - 1
-        candidates = []
+        candidates: list[tuple[int, str, str]] = []
         for index, step in enumerate(trail.steps):
             if (index == last and not ctx.anchors_in_completion) \
                     or step.field in ctx.frame.distractors:

@@ -30,7 +30,7 @@ class FillerMutator:
     meaning_preserving = True
 
     def propose(self, trail: Trail, ctx: MutationContext, rng: random.Random) -> Iterator[Edit]:
-        candidates = []
+        candidates: list[tuple[int, str | None]] = []
         used = {s.text.partition(" ")[0] for s in trail.steps}  # one "clearly" a trail
         for index, step in enumerate(trail.steps):
             first, _, rest = step.text.partition(" ")
