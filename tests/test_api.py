@@ -6,14 +6,13 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 import trailforge
 from trailforge.errors import DatasetError, RecipeError
 
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import ROOT
 
 
 def readme_example() -> str:

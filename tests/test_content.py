@@ -1,11 +1,11 @@
-from pathlib import Path
 
 import pytest
 
 from trailforge.content import load_content, load_domain
 from trailforge.errors import ContentError
 
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import ROOT
+
 MINI = ROOT / "tests" / "fixtures" / "mini" / "content"
 
 GOOD = """domain: {name}

@@ -6,14 +6,14 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from itertools import product
-from pathlib import Path
 
 from trailforge.build import load_inputs
 from trailforge.content import word_pattern
 from trailforge.recipe import load_recipe
 from trailforge.render import Step, TrailSpec
 
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import ROOT
+
 CONNECTIVE_WORDS = {"if", "then", "so", "but", "yet", "however", "therefore", "thus", "hence",
                     "suppose", "assume", "imagine", "also", "moreover", "still"}
 

@@ -5,7 +5,7 @@ import pytest
 from trailforge.errors import GrammarError
 from trailforge.grammar import load_grammar
 
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import ROOT
 
 
 def write(tmp_path: Path, text: str, name: str = "g.yaml") -> Path:

@@ -16,7 +16,8 @@ import pytest
 from trailforge.factory import build_version
 from trailforge.recipe import load_recipe
 
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import ROOT
+
 LIMIT = 2000  # families: tens of shards, a few seconds on 2 cores
 
 

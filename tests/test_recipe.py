@@ -1,11 +1,10 @@
-from pathlib import Path
 
 import pytest
 
 from trailforge.errors import RecipeError
 from trailforge.recipe import load_recipe
 
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import ROOT
 
 
 def test_default_recipe_loads_and_resolves_paths():

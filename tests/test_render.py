@@ -1,5 +1,4 @@
 import shutil
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -8,7 +7,8 @@ from hypothesis import strategies as st
 from trailforge.errors import TemplateError
 from trailforge.render import Renderer, Step, TrailSpec
 
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import ROOT
+
 STEPS = (Step("premise", "premise", "given", "Suppose", "a steel rod is heated"),
          Step("consequence", "consequence", "follows", "Then", "the rod expands"),
          Step("conclusion", "conclusion", "concludes", "Therefore,", "the rod gets longer"))

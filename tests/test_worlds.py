@@ -4,7 +4,6 @@ conclusions are the solver's answers at every stage and under every flip."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -28,7 +27,8 @@ from trailforge.worlds.logic import (
     solve,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+from .conftest import ROOT
+
 BANKS = load_banks(ROOT / "content" / "worlds" / "banks.yaml")
 
 FLY = Rule(then="flies(pip)", when=("heron(pip)",), unless=("held(pip)",))

@@ -100,22 +100,24 @@ def _prompt_completion(table: pa.Table) -> pa.Table:
 
 
 def _pairs(table: pa.Table) -> tuple[pa.Array, pa.Array, pa.Table]:
-    """The minimal pairs of whole families: for each flip and its parent, both ways round, the
-    row giving the prompt (and chosen) and the row giving rejected; and the broken base trails."""
-    flips = pc.indices_nonzero(pc.equal(pc.struct_field(table["mutation"], "op"), "flip"))
-    position = {row_id: i for i, row_id in enumerate(table["id"].to_pylist())} if len(flips) else {}
-    parents = pc.take(table["parent_id"], flips).to_pylist()
+    """The minimal pairs of whole families: for each row whose label flips against its parent's
+    (a meaning edit: `label_flipped` differs), both ways round, the row giving the prompt (and
+    chosen) and the row giving rejected; and the broken base trails."""
+    position = {row_id: i for i, row_id in enumerate(table["id"].to_pylist())}
+    flipped = table["label_flipped"].to_pylist()
     first, second = [], []
-    for flip, parent in zip(flips.to_pylist(), parents):
-        first += [position[parent], flip]
-        second += [flip, position[parent]]
+    for row, parent_id in enumerate(table["parent_id"].to_pylist()):
+        parent = position.get(parent_id) if parent_id is not None else None
+        if parent is not None and flipped[row] != flipped[parent]:
+            first += [parent, row]
+            second += [row, parent]
     broken = table.filter(pc.and_(pc.invert(table["valid"]), pc.equal(table["depth"], 0)))
     return pa.array(first, pa.int64()), pa.array(second, pa.int64()), broken
 
 
 def _preference(table: pa.Table) -> pa.Table:
-    """Minimal pairs from each `flip` variant and its parent, both ways round, then one pair
-    per broken base trail.
+    """Minimal pairs from each flipped row (`label_flipped` against its parent) and its parent,
+    both ways round, then one pair per broken base trail.
 
     Forward: the parent's chain, chosen = its completion, rejected = the flipped completion.
     Reverse: the flipped chain, chosen = the flipped completion, rejected = the parent's.
@@ -175,7 +177,8 @@ CONVERSATION = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string(
 
 
 def trails_schema(labels: Sequence[str]) -> pa.Schema:
-    """The `trails` row schema (DESIGN.md §4); per-tokenizer columns are structs keyed by label."""
+    """The `trails` row schema (README, "Configs"); per-tokenizer columns are structs keyed by
+    label."""
     per_tokenizer = pa.struct([(label, pa.int32()) for label in labels])
     return pa.schema([
         ("id", pa.string()), ("family_id", pa.string()), ("parent_id", pa.string()),

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ContentError
-from .yamlio import LineDict, LineList, load_yaml
+from .yamlio import LineDict, LineList, line_at, load_yaml
 
 CLAUSE_RE = re.compile(r"\S(?:.*\S)?")
 ID_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -101,14 +101,6 @@ class Content:
     files: tuple[Path, ...] = field(default=())
 
 
-def _line(node: Any, key: Any = None) -> int | None:
-    if isinstance(node, LineDict):
-        return node.key_lines.get(key, node.line) if key is not None else node.line
-    if isinstance(node, LineList):
-        return node.item_lines[key] if isinstance(key, int) else node.line
-    return None
-
-
 def check_clause(text: Any) -> str | None:
     """Why `text` is not a well-formed clause, or None if it is."""
     if not isinstance(text, str) or not text.strip():
@@ -126,14 +118,14 @@ def _synonym_groups(raw: Any, path: Path, node: Any, key: Any) -> tuple[tuple[st
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        raise ContentError("synonym groups must be a list of lists", file=path, line=_line(node, key))
+        raise ContentError("synonym groups must be a list of lists", file=path, line=line_at(node, key))
     groups = []
     for i, group in enumerate(raw):
         if (not isinstance(group, list) or len(group) < 2
                 or not all(isinstance(w, str) and w.strip() == w and w for w in group)
                 or len(set(group)) != len(group)):
             raise ContentError("a synonym group must list two or more distinct words",
-                               file=path, line=_line(raw, i), hint="e.g. [large, big]")
+                               file=path, line=line_at(raw, i), hint="e.g. [large, big]")
         groups.append(tuple(group))
     return tuple(groups)
 
@@ -151,15 +143,15 @@ def _parse_relations(raw: Any, frame: LineDict, path: Path, where: str,
         return {}
     if not isinstance(raw, LineDict):
         raise ContentError(f"{where}relations must map step fields to relations", file=path,
-                           line=_line(raw) or _line(frame), hint="e.g. relations: {resolution: follows}")
+                           line=line_at(raw) or line_at(frame), hint="e.g. relations: {resolution: follows}")
     for key, relation in raw.items():
         if not _step_field(key, frame):
             raise ContentError(f"{where}relations: {key!r} is not a step field of this frame",
-                               file=path, line=_line(raw, key),
+                               file=path, line=line_at(raw, key),
                                hint="name a premise, consequence, complication or resolution field")
         if relations is not None and relation not in relations:
             raise ContentError(f"{where}relations.{key}: unknown relation {relation!r}", file=path,
-                               line=_line(raw, key),
+                               line=line_at(raw, key),
                                hint=f"known relations: {', '.join(sorted(relations))}")
     return dict(raw)
 
@@ -168,48 +160,48 @@ def _parse_flip(raw: Any, frame: LineDict, path: Path, fid: str, index: int,
                 relations: frozenset[str] | None) -> Flip:
     where = f"frame {fid!r}: flips[{index}]"
     if not isinstance(raw, LineDict):
-        raise ContentError(f"{where} must be a mapping", file=path, line=_line(frame, "flips"))
+        raise ContentError(f"{where} must be a mapping", file=path, line=line_at(frame, "flips"))
     for key in ("step", "from", "to"):
         if not isinstance(raw.get(key), str) or not raw.get(key):
             raise ContentError(f"{where}.{key} is required text", file=path,
-                               line=_line(raw, key), hint="a flip needs step, from, to and at "
+                               line=line_at(raw, key), hint="a flip needs step, from, to and at "
                                "least one new conclusion")
     step = raw["step"]
     if not _step_field(step, frame):
         raise ContentError(f"{where}.step {step!r} is not a step field of this frame", file=path,
-                           line=_line(raw, "step"), hint="flip a premise, consequence, complication"
+                           line=line_at(raw, "step"), hint="flip a premise, consequence, complication"
                            " or resolution that the frame defines")
     hits = len(word_pattern(raw["from"]).findall(frame[step]))
     if hits != 1:
         raise ContentError(f"{where}.from {raw['from']!r} occurs {hits} times as whole words in "
-                           f"{step}", file=path, line=_line(raw, "from"),
+                           f"{step}", file=path, line=line_at(raw, "from"),
                            hint="choose words that occur exactly once in that step")
     if raw["from"] == raw["to"]:
         raise ContentError(f"{where} edits nothing: from and to are both {raw['from']!r}",
-                           file=path, line=_line(raw, "to"),
+                           file=path, line=line_at(raw, "to"),
                            hint="a flip replaces its words by different ones")
     unknown = set(raw) - {"step", "from", "to", "relations", "stages", *CONCLUSION_FIELDS}
     if unknown:
         raise ContentError(f"{where}: unknown keys {sorted(unknown)}", file=path,
-                           line=_line(raw, sorted(unknown)[0]),
+                           line=line_at(raw, sorted(unknown)[0]),
                            hint="a flip takes step, from, to, relations, stages and conclusions")
     conclusions = {k: raw[k] for k in CONCLUSION_FIELDS if k in raw}
     if not conclusions:
-        raise ContentError(f"{where} lists no new conclusion", file=path, line=_line(raw),
+        raise ContentError(f"{where} lists no new conclusion", file=path, line=line_at(raw),
                            hint=f"give the new text of one of {', '.join(CONCLUSION_FIELDS)}")
     for key, text in conclusions.items():
         problem = check_clause(text)
         if problem:
-            raise ContentError(f"{where}.{key} {problem}", file=path, line=_line(raw, key))
+            raise ContentError(f"{where}.{key} {problem}", file=path, line=line_at(raw, key))
         if text == frame.get(key):
             raise ContentError(f"{where}.{key} is the frame's own {key}: the flip would not change "
-                               "what follows", file=path, line=_line(raw, key),
+                               "what follows", file=path, line=line_at(raw, key),
                                hint="give the conclusion that follows from the edited chain")
     stages = raw.get("stages")
     if stages is not None and (not isinstance(stages, list) or not stages or not all(
             isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in stages)):
         raise ContentError(f"{where}.stages must list stage numbers", file=path,
-                           line=_line(raw, "stages"), hint="e.g. stages: [1]")
+                           line=line_at(raw, "stages"), hint="e.g. stages: [1]")
     return Flip(step=step, source=raw["from"], target=raw["to"], conclusions=conclusions,
                 relations=_parse_relations(raw.get("relations"), frame, path, f"{where}.",
                                            relations),
@@ -223,22 +215,22 @@ def _parse_anchors(raw: Any, frame: LineDict, fields: dict[str, str], path: Path
     where = f"frame {fid!r}: anchors"
     if not isinstance(raw, LineDict):
         raise ContentError(f"{where} must map step fields to their decisive words", file=path,
-                           line=_line(frame, "anchors"), hint="e.g. anchors: {complication: welded}")
+                           line=line_at(frame, "anchors"), hint="e.g. anchors: {complication: welded}")
     for key, words in raw.items():
         if not _step_field(key, frame, conclusions=True):
             raise ContentError(f"{where}: {key!r} is not a field of this frame", file=path,
-                               line=_line(raw, key), hint="name a clause field the frame defines"
+                               line=line_at(raw, key), hint="name a clause field the frame defines"
                                " (conclusions are anchored only with anchors.in_completion)")
         if not isinstance(words, str) or not words.strip():
-            raise ContentError(f"{where}.{key} must be text", file=path, line=_line(raw, key))
+            raise ContentError(f"{where}.{key} must be text", file=path, line=line_at(raw, key))
         hits = len(word_pattern(words).findall(fields[key]))
         if hits != 1:
             raise ContentError(f"{where}.{key} {words!r} occurs {hits} times as whole words in "
-                               f"{key}", file=path, line=_line(raw, key),
+                               f"{key}", file=path, line=line_at(raw, key),
                                hint="name words that occur exactly once in that step")
         if all(w.lower() in FUNCTION_WORDS for w in words.split()):
             raise ContentError(f"{where}.{key} {words!r} is a function word", file=path,
-                               line=_line(raw, key), hint="anchor the content word the step "
+                               line=line_at(raw, key), hint="anchor the content word the step "
                                "turns on (a verb, noun, adjective, number or comparative)")
     return dict(raw)
 
@@ -248,7 +240,7 @@ def _parse_distractors(raw: Any, frame: LineDict, path: Path, fid: str) -> froze
         return frozenset()
     if not isinstance(raw, LineList) or not all(_step_field(k, frame) for k in raw):
         raise ContentError(f"frame {fid!r}: distractors must list step fields of this frame",
-                           file=path, line=_line(frame, "distractors"),
+                           file=path, line=line_at(frame, "distractors"),
                            hint="e.g. distractors: [premise_2]")
     return frozenset(raw)
 
@@ -262,34 +254,34 @@ def load_domain(path: Path, relations: frozenset[str] | None = None) -> Domain:
     name = data.get("domain")
     if name != path.stem or not isinstance(name, str) or not DOMAIN_RE.fullmatch(name):
         raise ContentError(f"domain must equal the file name {path.stem!r} (a-z, 0-9, _)",
-                           file=path, line=_line(data, "domain"))
+                           file=path, line=line_at(data, "domain"))
     unknown = set(data) - {"domain", "title", "lexicon", "frames"}
     if unknown:
         raise ContentError(f"unknown top-level keys {sorted(unknown)}", file=path,
-                           line=_line(data, sorted(unknown)[0]),
+                           line=line_at(data, sorted(unknown)[0]),
                            hint="top-level keys: domain, title, lexicon, frames")
     title = data.get("title")
     if not isinstance(title, str) or not title.strip():
-        raise ContentError("title is required", file=path, line=_line(data, "title"))
+        raise ContentError("title is required", file=path, line=line_at(data, "title"))
     raw_frames = data.get("frames")
     if not isinstance(raw_frames, LineList) or not raw_frames:
         raise ContentError("frames must be a non-empty list", file=path,
-                           line=_line(data, "frames"), hint="see docs/content.md for a frame")
+                           line=line_at(data, "frames"), hint="see docs/content.md for a frame")
     frames: list[Frame] = []
     seen: set[str] = set()
     for i, raw in enumerate(raw_frames):
         if not isinstance(raw, LineDict):
-            raise ContentError("a frame must be a mapping", file=path, line=_line(raw_frames, i))
+            raise ContentError("a frame must be a mapping", file=path, line=line_at(raw_frames, i))
         fid = raw.get("id")
         if not isinstance(fid, str) or not ID_RE.fullmatch(fid):
             raise ContentError("frame id must be kebab-case (a-z, 0-9, -)", file=path,
-                               line=_line(raw, "id") or _line(raw_frames, i))
+                               line=line_at(raw, "id") or line_at(raw_frames, i))
         if fid in seen:
-            raise ContentError(f"frame id {fid!r} is used twice", file=path, line=_line(raw, "id"))
+            raise ContentError(f"frame id {fid!r} is used twice", file=path, line=line_at(raw, "id"))
         seen.add(fid)
         if "flip" in raw:
             raise ContentError(f"frame {fid!r}: `flip` is now `flips`, a list", file=path,
-                               line=_line(raw, "flip"), hint="write `flips:` and put the flip "
+                               line=line_at(raw, "flip"), hint="write `flips:` and put the flip "
                                "under it as one list item (`- step: ...`)")
         fields: dict[str, str] = {}
         for key, text in raw.items():
@@ -297,16 +289,16 @@ def load_domain(path: Path, relations: frozenset[str] | None = None) -> Domain:
                 continue
             if not isinstance(key, str) or not key.isidentifier():
                 raise ContentError(f"frame {fid!r}: field name {key!r} is not an identifier",
-                                   file=path, line=_line(raw, key))
+                                   file=path, line=line_at(raw, key))
             problem = check_clause(text)
             if problem:
                 raise ContentError(f"frame {fid!r}: {key} {problem}", file=path,
-                                   line=_line(raw, key))
+                                   line=line_at(raw, key))
             fields[key] = text
         raw_flips = raw.get("flips") or []
         if not isinstance(raw_flips, list):
             raise ContentError(f"frame {fid!r}: flips must be a list", file=path,
-                               line=_line(raw, "flips"))
+                               line=line_at(raw, "flips"))
         frames.append(Frame(
             id=fid, domain=name, fields=fields,
             flips=tuple(_parse_flip(f, raw, path, fid, i, relations) for i, f in enumerate(raw_flips)),
@@ -327,11 +319,11 @@ def load_lexicon(path: Path) -> Lexicon:
     unknown = set(data) - {"synonyms", "contractions", "fillers"}
     if unknown:
         raise ContentError(f"unknown top-level keys {sorted(unknown)}", file=path,
-                           line=_line(data, sorted(unknown)[0]))
+                           line=line_at(data, sorted(unknown)[0]))
     fillers = data.get("fillers") or []
     if not isinstance(fillers, list) or not all(isinstance(w, str) and w.strip() for w in fillers):
         raise ContentError("fillers must be a list of words", file=path,
-                           line=_line(data, "fillers"))
+                           line=line_at(data, "fillers"))
     return Lexicon(synonyms=_synonym_groups(data.get("synonyms"), path, data, "synonyms"),
                    contractions=_synonym_groups(data.get("contractions"), path, data,
                                                 "contractions"),

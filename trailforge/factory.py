@@ -25,10 +25,10 @@ from .curriculum import MutationStats
 from .engines import get_engine
 from .errors import OutputError
 from .layout import config_files, parse_shard
-from .recipe import Recipe, recorded_spec
+from .recipe import Recipe, recorded_spec, split_label
 from .seeding import version_fingerprint
 from .shard import KEY, ShardJob, ShardResult, finished_shard, merged_stats, part_path
-from .tokenize import resolve_kind, split_label
+from .tokenize import resolve_kind
 from .write import (
     copy_tokenizer,
     merge_parts,

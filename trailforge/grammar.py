@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .errors import GrammarError
-from .yamlio import LineDict, LineList, load_yaml
+from .yamlio import LineDict, line_at, load_yaml
 
 STEP_KINDS: tuple[str, ...] = ("premise", "consequence", "complication", "resolution", "conclusion")
 #: Relations of steps the chain *infers*; a step of any other relation states a fact.
@@ -66,12 +66,7 @@ class Grammar:
 
 def _fail(message: str, path: Path, node: Any, key: Any = None, hint: str | None = None
           ) -> NoReturn:
-    line = None
-    if isinstance(node, LineDict):
-        line = node.key_lines.get(key, node.line) if key is not None else node.line
-    elif isinstance(node, LineList):
-        line = node.item_lines[key] if isinstance(key, int) else node.line
-    raise GrammarError(message, file=path, line=line, hint=hint)
+    raise GrammarError(message, file=path, line=line_at(node, key), hint=hint)
 
 
 def _connective_list(value: Any, path: Path, node: Any, key: Any, where: str) -> tuple[str, ...]:

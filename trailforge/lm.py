@@ -9,12 +9,12 @@ batched under `torch.no_grad()`, on CUDA when available unless a device is named
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import ModelError
+from .settings import hub_offline
 
 INSTALL_HINT = ("install torch and the drift extra: pip install torch==2.13.0 (CPU) first, then "
                 "pip install -e '.[drift]'")
@@ -77,7 +77,7 @@ def load_model(spec: str, purpose: str, *, causal_only: bool = False, device: st
     if not hub and not Path(where).is_dir():
         raise ModelError(f"no model folder {spec!r}", file=where,
                          hint="pass a folder written by save_pretrained, or hf:ORG/NAME")
-    local = not hub or os.environ.get("HF_HUB_OFFLINE") == "1"
+    local = not hub or hub_offline()
     try:
         config = AutoConfig.from_pretrained(where, local_files_only=local)
     except (OSError, ValueError, KeyError) as exc:

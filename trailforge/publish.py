@@ -8,13 +8,13 @@ error messages are scrubbed of it before they reach the user.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol, cast
 
 from .dataset import listed_files, read_manifest
 from .errors import TrailforgeError
+from .settings import hub_offline
 from .verify import verify
 from .write import sha256_file
 
@@ -88,7 +88,7 @@ def _hub_error(exc: Exception, action: str, token: str | None) -> PublishError:
     """A Hub failure as a PublishError that says what to do; the token never appears."""
     status = getattr(getattr(exc, "response", None), "status_code", None)
     message = _scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, token)
-    if type(exc).__name__ == "OfflineModeIsEnabled" or os.environ.get("HF_HUB_OFFLINE") in ("1", "true"):
+    if type(exc).__name__ == "OfflineModeIsEnabled" or hub_offline():
         return PublishError(f"cannot {action}: Hugging Face Hub access is disabled (HF_HUB_OFFLINE)",
                             hint="unset HF_HUB_OFFLINE, or use --dry-run to see the plan offline")
     hints = {

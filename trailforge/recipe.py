@@ -240,11 +240,18 @@ class Recipe(BaseModel):
         return data
 
 
+def split_label(spec: str) -> tuple[str | None, str]:
+    """`LABEL=SPEC` -> (LABEL, SPEC); a plain spec -> (None, SPEC)."""
+    head, sep, tail = spec.partition("=")
+    if sep and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", head):
+        return head, tail
+    return None, spec
+
+
 def recorded_spec(spec: str) -> str:
     """A tokenizer or model spec as a version records it: an absolute path becomes its last
     name (`LABEL=` kept), so no machine path is written into a dataset."""
-    label, sep, rest = spec.partition("=")
-    bare = rest if sep and label.isidentifier() else spec
+    bare = split_label(spec)[1]
     if os.path.isabs(os.path.expanduser(bare)):
         return spec.replace(bare, Path(os.path.expanduser(bare)).name)
     return spec

@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any, Callable, NamedTuple, Protocol, Sequence
 
 from .errors import TokenizerError
+from .recipe import split_label
+from .settings import hub_offline
 
 
 class Encoded:
@@ -309,8 +311,7 @@ class TransformersTokenizer:
     def __init__(self, spec: str, label: str | None = None) -> None:
         from transformers import AutoTokenizer
         source = spec[3:] if spec.startswith("hf:") else spec
-        offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on")
-        local = not spec.startswith("hf:") or offline
+        local = not spec.startswith("hf:") or hub_offline()
         try:
             tok = AutoTokenizer.from_pretrained(source, local_files_only=local)
         except Exception as exc:  # transformers raises many types (OSError, ValueError, ...)
@@ -356,14 +357,6 @@ TOKENIZERS: dict[str, Callable[..., Tokenizer]] = {
 def tiktoken_names() -> list[str]:
     """The tiktoken encodings that load offline: `bpe-openai` ships their rank files."""
     return sorted(LOCAL_TIKTOKEN)
-
-
-def split_label(spec: str) -> tuple[str | None, str]:
-    """`LABEL=SPEC` -> (LABEL, SPEC); a plain spec -> (None, SPEC)."""
-    head, sep, tail = spec.partition("=")
-    if sep and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", head):
-        return head, tail
-    return None, spec
 
 
 def resolve_kind(spec: str, base_dir: Path | None = None) -> tuple[str, str]:

@@ -82,6 +82,15 @@ def load_yaml(path: Path, error: type[TrailforgeError], what: str) -> Any:
         ) from None
 
 
+def line_at(node: Any, key: Any = None) -> int | None:
+    """The line of `node` (a mapping or list read from YAML), or of its entry `key`."""
+    if isinstance(node, LineDict):
+        return node.key_lines.get(key, node.line) if key is not None else node.line
+    if isinstance(node, LineList):
+        return node.item_lines[key] if isinstance(key, int) else node.line
+    return None
+
+
 def line_of(data: Any, loc: Iterable[Any]) -> int | None:
     """The line of the deepest node along `loc` (a pydantic error location) that has one."""
     line = getattr(data, "line", None) or None
