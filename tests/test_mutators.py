@@ -11,10 +11,15 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from trailforge.build import WorkItem, base_trail, load_inputs
-from trailforge.content import Flip, Frame
+from trailforge.content import Domain, Flip, Frame
 from trailforge.curriculum import FamilyGrower
 from trailforge.distance import token_distance
-from trailforge.mutate import MUTATORS, MutationContext
+from trailforge.mutate import MUTATORS, MutationContext, MutatorSetup, prepare_mutators
+from trailforge.mutate.anchor import AnchorMutator
+from trailforge.mutate.connective import ConnectiveMutator
+from trailforge.mutate.filler import FillerMutator
+from trailforge.mutate.flip import FlipMutator
+from trailforge.mutate.synonym import SynonymMutator
 from trailforge.recipe import load_recipe
 from trailforge.render import Step, TrailSpec
 from trailforge.tokenize import load_tokenizer
@@ -24,6 +29,11 @@ from .conftest import MINI, _require, wordpiece_json
 BOUND = 2
 FLIP_BOUND = 3
 TOKENIZER_SETS = ["cl100k_base", "o200k_base", "wordpiece", "all"]
+
+
+def prepared(loaded, ops):
+    """The recipe's mutators set up as a build sets them up."""
+    return prepare_mutators(ops, MutatorSetup(loaded.recipe, loaded.content.lexicon))
 
 
 @lru_cache(maxsize=None)
@@ -86,8 +96,8 @@ def test_every_variant_is_within_the_bound(which, op, item, seed):
     work = WorkItem(stage, frame.domain, frame.id, role, view, voice, key="k")
     rng = random.Random(seed)
     base, ctx = base_trail(loaded, work, rng)
-    grower = FamilyGrower(loaded.renderer, toks, [op], BOUND, variants_per_trail=3, walks=1,
-                          walk_depth=3, flip_bound=FLIP_BOUND)
+    grower = FamilyGrower(loaded.renderer, toks, prepared(loaded, [op]), BOUND,
+                          variants_per_trail=3, walks=1, walk_depth=3, flip_bound=FLIP_BOUND)
     family = grower.grow(base, ctx, rng)
     check_family(family, toks)
     assert sum(grower.stats.kept.values()) == len(family) - 1
@@ -117,13 +127,17 @@ def test_arbitrary_text_gives_valid_variants_or_nothing(which, texts, seed, flip
         if words else ()
     frame = Frame(id="adversarial", domain="physics", fields={s.field: s.text for s in steps},
                   flips=flips, anchors={"premise": words[0]} if words else {})
-    ctx = MutationContext(frame=frame, relations=loaded.grammar.relations,
-                          synonyms=(("a", "b"), ("the", "a")), contractions=(("is not", "isn't"),),
-                          fillers=("clearly",), anchor_tags=("[!] {}", "{} (!)", "[KEY] {}"))
+    domain = Domain(name="physics", title="Physics", frames=(frame,),
+                    synonyms=(("a", "b"), ("the", "a")))
+    ctx = MutationContext(frame=frame, domain=domain, relations=loaded.grammar.relations)
+    mutators = {m.op: m for m in (AnchorMutator(("[!] {}", "{} (!)", "[KEY] {}")),
+                                  SynonymMutator(contractions=(("is not", "isn't"),)),
+                                  ConnectiveMutator(), FillerMutator(("clearly",)), FlipMutator())}
+    assert set(mutators) == set(MUTATORS)  # every registered mutator takes part
     spec = TrailSpec(stage=3, chain="complicated", domain="physics", frame_id="adversarial",
                      role="student", view="prose", voice=0)
     base = loaded.renderer.render(spec, steps)
-    grower = FamilyGrower(loaded.renderer, toks, sorted(MUTATORS), BOUND, variants_per_trail=5,
+    grower = FamilyGrower(loaded.renderer, toks, mutators, BOUND, variants_per_trail=5,
                           walks=1, walk_depth=3, flip_bound=FLIP_BOUND)
     family = grower.grow(base, ctx, random.Random(seed))
     check_family(family, toks)
@@ -133,7 +147,20 @@ def test_mutators_are_pure_for_a_seed():
     loaded = inputs()
     work = WorkItem(4, "physics", "heated-rod", "teacher", "prose", 0, key="k")
     base, ctx = base_trail(loaded, work, random.Random(1))
-    for name, cls in MUTATORS.items():
-        first = [e.steps for e in cls().propose(base, ctx, random.Random(5))]
-        second = [e.steps for e in cls().propose(base, ctx, random.Random(5))]
+    for name, mutator in prepared(loaded, sorted(MUTATORS)).items():
+        first = [e.steps for e in mutator.propose(base, ctx, random.Random(5))]
+        second = [e.steps for e in mutator.propose(base, ctx, random.Random(5))]
         assert first == second, name
+
+
+def test_every_mutator_proposes_something_on_a_rich_frame():
+    """The bound property test is not vacuous: each registered mutator, set up from the recipe,
+    proposes edits on the trails of a frame with anchors, flips and lexicon words."""
+    loaded = inputs()
+    for name, mutator in prepared(loaded, sorted(MUTATORS)).items():
+        proposed = 0
+        for stage in sorted(loaded.grammar.stages):
+            work = WorkItem(stage, "physics", "heated-rod", "teacher", "prose", stage, key="k")
+            base, ctx = base_trail(loaded, work, random.Random(stage))
+            proposed += sum(1 for _ in mutator.propose(base, ctx, random.Random(0)))
+        assert proposed, f"{name} proposed nothing"

@@ -20,7 +20,8 @@ from trailforge.content import FUNCTION_WORDS
 from trailforge.dataset import read_table
 from trailforge.grammar import INFERRED_RELATIONS
 from trailforge.lint import lint, lint_rows
-from trailforge.mutate import MUTATORS
+from trailforge.mutate import MutatorSetup, prepare_mutators
+from trailforge.mutate.anchor import AnchorMutator
 from trailforge.mutate.base import connective_key
 from trailforge.recipe import load_recipe
 
@@ -30,6 +31,12 @@ from .conftest import MINI
 @lru_cache(maxsize=None)
 def inputs():
     return load_inputs(load_recipe(MINI / "trailforge.yaml"))
+
+
+def prepared(op: str):
+    """A mutator set up from the mini recipe, as a build sets it up."""
+    loaded = inputs()
+    return prepare_mutators([op], MutatorSetup(loaded.recipe, loaded.content.lexicon))[op]
 
 
 def trails_for(stage: int, frame_id: str, role: str = "teacher", seeds: int = 30):
@@ -54,7 +61,7 @@ def test_connectives_follow_the_frame_relation_and_never_repeat(role):
 
 def test_connective_mutator_stays_within_the_relation_and_the_trail():
     for trail, ctx in trails_for(5, "ice-melt"):
-        for edit in MUTATORS["connective"]().propose(trail, ctx, random.Random(1)):
+        for edit in prepared("connective").propose(trail, ctx, random.Random(1)):
             changed = [(a, b) for a, b in zip(trail.steps, edit.steps) if a != b]
             assert len(changed) == 1
             old, new = changed[0]
@@ -87,7 +94,7 @@ def test_anchors_go_on_decisive_words_of_the_prompt_only():
     seen = set()
     for stage in (1, 2, 3, 4):
         for trail, ctx in trails_for(stage, "heated-rod", seeds=6):
-            for edit in MUTATORS["anchor"]().propose(trail, ctx, random.Random(2)):
+            for edit in prepared("anchor").propose(trail, ctx, random.Random(2)):
                 assert edit.steps[-1] == trail.steps[-1]  # never the conclusion
                 (index,) = [i for i, (a, b) in enumerate(zip(trail.steps, edit.steps)) if a != b]
                 word = edit.detail.split(" on ")[1].split("'")[1]
@@ -103,10 +110,10 @@ def test_anchors_go_on_decisive_words_of_the_prompt_only():
 def test_anchors_reach_the_conclusion_only_when_asked():
     trail, ctx = next(trails_for(1, "heated-rod"))
     frame = replace(ctx.frame, anchors={**ctx.frame.anchors, "conclusion": "longer"})
-    anchor = MUTATORS["anchor"]()
-    off = list(anchor.propose(trail, replace(ctx, frame=frame), random.Random(0)))
-    on = list(anchor.propose(trail, replace(ctx, frame=frame, anchors_in_completion=True),
-                             random.Random(0)))
+    off = list(prepared("anchor").propose(trail, replace(ctx, frame=frame), random.Random(0)))
+    tags = tuple(inputs().recipe.anchors.tags)
+    on = list(AnchorMutator(tags, in_completion=True).propose(trail, replace(ctx, frame=frame),
+                                                              random.Random(0)))
     assert all(e.steps[-1] == trail.steps[-1] for e in off)
     assert any("longer" in e.detail for e in on)
 
@@ -114,7 +121,7 @@ def test_anchors_reach_the_conclusion_only_when_asked():
 def test_fillers_only_on_inferred_steps():
     for stage in (2, 4, 5):
         for trail, ctx in trails_for(stage, "ice-melt", seeds=5):
-            for edit in MUTATORS["filler"]().propose(trail, ctx, random.Random(3)):
+            for edit in prepared("filler").propose(trail, ctx, random.Random(3)):
                 for old, new in zip(trail.steps, edit.steps):
                     if old != new:
                         assert new.relation in INFERRED_RELATIONS, (new, edit.detail)
@@ -122,34 +129,35 @@ def test_fillers_only_on_inferred_steps():
 
 def test_a_filler_is_never_used_twice_in_a_trail():
     for trail, ctx in trails_for(5, "ice-melt", role="student", seeds=5):
-        with_one = next(MUTATORS["filler"]().propose(trail, ctx, random.Random(3)))
+        with_one = next(prepared("filler").propose(trail, ctx, random.Random(3)))
         again = replace(trail, steps=with_one.steps)
-        for edit in MUTATORS["filler"]().propose(again, ctx, random.Random(4)):
+        for edit in prepared("filler").propose(again, ctx, random.Random(4)):
             firsts = [s.text.split(" ")[0] for s in edit.steps]
-            assert all(firsts.count(w) <= 1 for w in ctx.fillers), edit.detail
+            assert all(firsts.count(w) <= 1 for w in inputs().content.lexicon.fillers), \
+                edit.detail
 
 
 def test_synonym_contractions_are_their_own_kind():
     kinds = set()
     for trail, ctx in trails_for(3, "heated-rod"):
-        kinds |= {e.kind for e in MUTATORS["synonym"]().propose(trail, ctx, random.Random(0))}
+        kinds |= {e.kind for e in prepared("synonym").propose(trail, ctx, random.Random(0))}
     assert kinds == {"word", "contraction"}
 
 
 def test_a_flip_that_changes_a_relation_changes_the_connective():
     for trail, ctx in trails_for(3, "heated-rod"):
-        edits = list(MUTATORS["flip"]().propose(trail, ctx, random.Random(0)))
+        edits = list(prepared("flip").propose(trail, ctx, random.Random(0)))
         assert edits
         for edit in edits:
             step = next(s for s in edit.steps if s.field == "complication")
             assert step.relation == "adds" and step.connective in ctx.relations["adds"]
             assert edit.steps[-1].text == "the rod can get longer"
     for trail, ctx in trails_for(1, "heated-rod"):  # the premise flip, limited to stage 1
-        (edit,) = MUTATORS["flip"]().propose(trail, ctx, random.Random(0))
+        (edit,) = prepared("flip").propose(trail, ctx, random.Random(0))
         assert edit.steps[-1].text == "the rod gets shorter"
         assert [s.relation for s in edit.steps] == [s.relation for s in trail.steps]
     for trail, ctx in trails_for(2, "heated-rod"):
-        assert not list(MUTATORS["flip"]().propose(trail, ctx, random.Random(0)))
+        assert not list(prepared("flip").propose(trail, ctx, random.Random(0)))
 
 
 def test_messages_state_every_fact_before_the_assistant_reasons(mini_build):
@@ -303,7 +311,7 @@ def test_a_broken_chain_is_voiced_with_the_roles_rejection():
     accept = loaded.renderer.voice("critic", "physics", 0)[1]
     reject = loaded.renderer.voice("critic", "physics", 0, valid=False)[1]
     assert trail.text.endswith(accept) and wrong.text.endswith(reject) and accept != reject
-    assert not list(MUTATORS["flip"]().propose(wrong, wrong_ctx, random.Random(0)))
+    assert not list(prepared("flip").propose(wrong, wrong_ctx, random.Random(0)))
 
 
 def test_wrong_conclusions_never_include_the_true_one():

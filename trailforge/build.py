@@ -19,7 +19,7 @@ from .content import Content, Frame, load_content
 from .curriculum import FamilyGrower, Member, MutationStats, rarity
 from .errors import RecipeError
 from .grammar import Chain, Grammar, load_grammar
-from .mutate import MUTATORS, MutationContext
+from .mutate import MUTATORS, MutationContext, MutatorSetup, prepare_mutators
 from .recipe import Recipe
 from .render import Renderer, Step, Trail, TrailSpec
 from .seeding import item_rng, stable_hash, unit_interval
@@ -379,14 +379,8 @@ def base_trail(inputs: Inputs, item: WorkItem, rng: random.Random) -> tuple[Trai
     chain = inputs.grammar.stages[item.stage]
     domain = inputs.content.domains[item.domain]
     frame = domain.frame(item.frame_id)
-    recipe, lexicon = inputs.recipe, inputs.content.lexicon
     relations = inputs.renderer.register(item.role, inputs.grammar.relations)
-    ctx = MutationContext(frame=frame, relations=relations,
-                          synonyms=lexicon.synonyms + domain.synonyms,
-                          contractions=lexicon.contractions, fillers=lexicon.fillers,
-                          anchor_tags=tuple(recipe.anchors.tags),
-                          anchors_in_completion=recipe.anchors.in_completion,
-                          valid=not item.broken)
+    ctx = MutationContext(frame=frame, domain=domain, relations=relations, valid=not item.broken)
     spec = TrailSpec(stage=item.stage, chain=chain.name, domain=item.domain,
                      frame_id=item.frame_id, role=item.role, view=item.view, voice=item.voice,
                      valid=not item.broken)
@@ -401,7 +395,8 @@ def build_rows(inputs: Inputs, items: Sequence[WorkItem]) -> tuple[pa.Table, Mut
     """The `trails` rows of the families of `items`, family by family (a pure function of the
     inputs and the items)."""
     recipe = inputs.recipe
-    grower = FamilyGrower(inputs.renderer, inputs.tokenizers, recipe.mutators,
+    mutators = prepare_mutators(recipe.mutators, MutatorSetup(recipe, inputs.content.lexicon))
+    grower = FamilyGrower(inputs.renderer, inputs.tokenizers, mutators,
                           recipe.max_token_distance, recipe.variants_per_trail, recipe.walks,
                           recipe.walk_depth, flip_bound=recipe.max_flip_distance)
     rows = TrailsColumns([t.label for t in inputs.tokenizers])

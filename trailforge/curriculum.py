@@ -16,7 +16,7 @@ from itertools import islice
 from typing import Iterator, Sequence
 
 from .distance import char_distance, token_distance
-from .mutate import MUTATORS, Edit, MutationContext, Mutator
+from .mutate import Edit, MutationContext, Mutator
 from .render import Renderer, Trail
 from .tokenize import Encoded, Tokenizer
 
@@ -107,12 +107,12 @@ def encode_all(tokenizers: Sequence[Tokenizer], text: str) -> tuple[Encoded, ...
 class FamilyGrower:
     """Grows families for one build; holds no per-family state."""
 
-    def __init__(self, renderer: Renderer, tokenizers: Sequence[Tokenizer], ops: Sequence[str],
-                 bound: int, variants_per_trail: int, walks: int, walk_depth: int,
-                 flip_bound: int | None = None) -> None:
+    def __init__(self, renderer: Renderer, tokenizers: Sequence[Tokenizer],
+                 mutators: dict[str, Mutator], bound: int, variants_per_trail: int, walks: int,
+                 walk_depth: int, flip_bound: int | None = None) -> None:
         self.renderer = renderer
         self.tokenizers = tuple(tokenizers)
-        self.mutators: dict[str, Mutator] = {op: MUTATORS[op]() for op in ops}
+        self.mutators = mutators  # op -> a prepared mutator (mutate.prepare_mutators)
         self.bound = bound
         self.flip_bound = bound if flip_bound is None else flip_bound
         self.variants_per_trail = variants_per_trail

@@ -13,7 +13,7 @@ from typing import Iterator
 
 from ..content import FUNCTION_WORDS, word_pattern
 from ..render import Trail
-from .base import Edit, MutationContext, shuffled, with_step
+from .base import Edit, MutationContext, MutatorSetup, shuffled, with_step
 
 
 def anchored(text: str, tags: tuple[str, ...]) -> bool:
@@ -25,13 +25,22 @@ class AnchorMutator:
     op = "anchor"
     meaning_preserving = True
 
+    def __init__(self, tags: tuple[str, ...] = (), in_completion: bool = False) -> None:
+        self.tags = tags  # e.g. "[!] {}": `{}` is the anchored words
+        self.in_completion = in_completion
+
+    @classmethod
+    def prepared(cls, setup: MutatorSetup) -> "AnchorMutator":
+        anchors = setup.recipe.anchors
+        return cls(tuple(anchors.tags), anchors.in_completion)
+
     def propose(self, trail: Trail, ctx: MutationContext, rng: random.Random) -> Iterator[Edit]:
-        if not ctx.anchor_tags or any(anchored(s.text, ctx.anchor_tags) for s in trail.steps):
+        if not self.tags or any(anchored(s.text, self.tags) for s in trail.steps):
             return  # one anchor a trail: a walk does not pile tags up
         last = len(trail.steps) - 1
         candidates: list[tuple[int, str, str]] = []
         for index, step in enumerate(trail.steps):
-            if (index == last and not ctx.anchors_in_completion) \
+            if (index == last and not self.in_completion) \
                     or step.field in ctx.frame.distractors:
                 continue  # a distractor's words decide nothing
             anchor = ctx.frame.anchors.get(step.field)
@@ -41,7 +50,7 @@ class AnchorMutator:
                 if all(w.lower() in FUNCTION_WORDS for w in word.split()):
                     continue  # a flip may edit "no" or "more"; an anchor marks content words
                 if len(word_pattern(word).findall(step.text)) == 1:
-                    candidates.extend((index, word, tag) for tag in ctx.anchor_tags)
+                    candidates.extend((index, word, tag) for tag in self.tags)
         for index, word, tag in shuffled(candidates, rng):
             step = trail.steps[index]
             text = word_pattern(word).sub(lambda _: tag.format(word), step.text, count=1)

@@ -6,7 +6,8 @@ import random
 from dataclasses import dataclass
 from typing import Iterable, Iterator, NamedTuple, Protocol, TypeVar
 
-from ..content import Frame
+from ..content import Domain, Frame, Lexicon
+from ..recipe import Recipe
 from ..render import Step, Trail
 
 T = TypeVar("T")
@@ -25,16 +26,20 @@ class Edit(NamedTuple):
 
 
 @dataclass(frozen=True)
+class MutatorSetup:
+    """What a mutator may set itself up from, once per build (see `Mutator.prepared`)."""
+
+    recipe: Recipe
+    lexicon: Lexicon
+
+
+@dataclass(frozen=True)
 class MutationContext:
-    """Read-only inputs a mutator may use besides the trail itself."""
+    """What the engine knows about the trail being mutated (the same for every mutator)."""
 
     frame: Frame
-    relations: dict[str, tuple[str, ...]]  # relation -> connectives (the grammar's)
-    synonyms: tuple[tuple[str, ...], ...]
-    contractions: tuple[tuple[str, ...], ...]
-    fillers: tuple[str, ...]
-    anchor_tags: tuple[str, ...]  # e.g. "[!] {}": `{}` is the anchored words
-    anchors_in_completion: bool = False
+    domain: Domain
+    relations: dict[str, tuple[str, ...]]  # relation -> connectives (the role's register)
     valid: bool = True  # False: the trail is a broken chain a judging role rejects
 
     def connectives(self, steps: tuple[Step, ...], index: int, relation: str) -> list[str]:
@@ -55,7 +60,23 @@ class Mutator(Protocol):
     #: False for edits that change what follows (never used inside drift walks).
     meaning_preserving: bool
 
+    @classmethod
+    def prepared(cls, setup: MutatorSetup) -> "Mutator":
+        """The mutator, set up once per build from the recipe and content (its own inputs)."""
+        ...
+
     def propose(self, trail: Trail, ctx: MutationContext, rng: random.Random) -> Iterator[Edit]: ...
+
+
+S = TypeVar("S", bound="NeedsNoSetup")
+
+
+class NeedsNoSetup:
+    """For mutators that read only the trail and its context."""
+
+    @classmethod
+    def prepared(cls: type[S], setup: MutatorSetup) -> S:
+        return cls()
 
 
 def connective_key(connective: str) -> str:

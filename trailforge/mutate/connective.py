@@ -6,10 +6,10 @@ import random
 from typing import Iterator
 
 from ..render import Trail
-from .base import Edit, MutationContext, shuffled, with_step
+from .base import Edit, MutationContext, NeedsNoSetup, shuffled, with_step
 
 
-class ConnectiveMutator:
+class ConnectiveMutator(NeedsNoSetup):
     op = "connective"
     meaning_preserving = True
 

@@ -11,7 +11,7 @@ from typing import Iterator
 
 from ..grammar import INFERRED_RELATIONS
 from ..render import Step, Trail
-from .base import Edit, MutationContext, shuffled, with_step
+from .base import Edit, MutationContext, MutatorSetup, shuffled, with_step
 
 #: Words of a hedged claim: a booster before one ("clearly likely") contradicts the hedge.
 HEDGES = frozenset({"likely", "unlikely", "may", "might", "probably", "possibly", "perhaps",
@@ -29,15 +29,22 @@ class FillerMutator:
     op = "filler"
     meaning_preserving = True
 
+    def __init__(self, fillers: tuple[str, ...] = ()) -> None:
+        self.fillers = fillers
+
+    @classmethod
+    def prepared(cls, setup: MutatorSetup) -> "FillerMutator":
+        return cls(setup.lexicon.fillers)
+
     def propose(self, trail: Trail, ctx: MutationContext, rng: random.Random) -> Iterator[Edit]:
         candidates: list[tuple[int, str | None]] = []
         used = {s.text.partition(" ")[0] for s in trail.steps}  # one "clearly" a trail
         for index, step in enumerate(trail.steps):
             first, _, rest = step.text.partition(" ")
-            if first in ctx.fillers and rest:
+            if first in self.fillers and rest:
                 candidates.append((index, None))
             elif accepts_filler(step):
-                candidates.extend((index, word) for word in ctx.fillers if word not in used)
+                candidates.extend((index, word) for word in self.fillers if word not in used)
         for index, word in shuffled(candidates, rng):
             step = trail.steps[index]
             if word is None:

@@ -9,7 +9,7 @@ from typing import Iterator
 
 from ..content import Flip, word_pattern
 from ..render import Step, Trail
-from .base import Edit, MutationContext, shuffled, with_step
+from .base import Edit, MutationContext, NeedsNoSetup, shuffled, with_step
 
 
 def _relation_changes(steps: tuple[Step, ...], flip: Flip,
@@ -31,7 +31,7 @@ def _relation_changes(steps: tuple[Step, ...], flip: Flip,
         yield new
 
 
-class FlipMutator:
+class FlipMutator(NeedsNoSetup):
     op = "flip"
     meaning_preserving = False
 

@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Iterator
 
 from ..render import Trail
-from .base import Edit, MutationContext, shuffled, with_step
+from .base import Edit, MutationContext, MutatorSetup, shuffled, with_step
 
 
 @lru_cache(maxsize=64)
@@ -28,9 +28,19 @@ class SynonymMutator:
     op = "synonym"
     meaning_preserving = True
 
+    def __init__(self, synonyms: tuple[tuple[str, ...], ...] = (),
+                 contractions: tuple[tuple[str, ...], ...] = ()) -> None:
+        self.synonyms = synonyms  # the general lexicon's; a domain adds its own
+        self.contractions = contractions
+
+    @classmethod
+    def prepared(cls, setup: MutatorSetup) -> "SynonymMutator":
+        return cls(setup.lexicon.synonyms, setup.lexicon.contractions)
+
     def propose(self, trail: Trail, ctx: MutationContext, rng: random.Random) -> Iterator[Edit]:
         candidates = []
-        for kind, groups in (("word", ctx.synonyms), ("contraction", ctx.contractions)):
+        for kind, groups in (("word", self.synonyms + ctx.domain.synonyms),
+                             ("contraction", self.contractions)):
             if not groups:
                 continue
             pattern, alternatives = _index(groups)
