@@ -222,7 +222,8 @@ def test_more_parts_than_the_merge_reads_at_once_give_the_same_bytes(tmp_path):
 
 
 def test_shard_jobs_and_results_round_trip_through_json(mini_copy):
-    from trailforge.build import load_inputs, plan
+    from trailforge.inputs import load_inputs
+    from trailforge.plan import plan
     from trailforge.recipe import load_recipe
     from trailforge.shard import ShardJob, ShardResult, run_shard
 

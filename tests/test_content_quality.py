@@ -7,8 +7,8 @@ import re
 from functools import lru_cache
 from itertools import product
 
-from trailforge.build import load_inputs
 from trailforge.content import word_pattern
+from trailforge.inputs import load_inputs
 from trailforge.recipe import load_recipe
 from trailforge.render import Step, TrailSpec
 

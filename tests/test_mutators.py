@@ -10,16 +10,18 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from trailforge.build import WorkItem, base_trail, load_inputs
+from trailforge.build import base_trail
 from trailforge.content import Domain, Flip, Frame
-from trailforge.curriculum import FamilyGrower
 from trailforge.distance import token_distance
+from trailforge.family import FamilyGrower
+from trailforge.inputs import load_inputs
 from trailforge.mutate import MUTATORS, MutationContext, MutatorSetup, prepare_mutators
 from trailforge.mutate.anchor import AnchorMutator
 from trailforge.mutate.connective import ConnectiveMutator
 from trailforge.mutate.filler import FillerMutator
 from trailforge.mutate.flip import FlipMutator
 from trailforge.mutate.synonym import SynonymMutator
+from trailforge.plan import WorkItem
 from trailforge.recipe import load_recipe
 from trailforge.render import Step, TrailSpec
 from trailforge.tokenize import load_tokenizer

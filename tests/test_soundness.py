@@ -13,16 +13,18 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from trailforge.build import WorkItem, base_trail, load_inputs
+from trailforge.build import base_trail
 from trailforge.cli import main
 from trailforge.configs import facts_turn
 from trailforge.content import FUNCTION_WORDS
 from trailforge.dataset import read_table
 from trailforge.grammar import INFERRED_RELATIONS
+from trailforge.inputs import load_inputs
 from trailforge.lint import lint, lint_rows
 from trailforge.mutate import MutatorSetup, prepare_mutators
 from trailforge.mutate.anchor import AnchorMutator
 from trailforge.mutate.base import connective_key
+from trailforge.plan import WorkItem
 from trailforge.recipe import load_recipe
 
 from .conftest import MINI
@@ -315,7 +317,7 @@ def test_a_broken_chain_is_voiced_with_the_roles_rejection():
 
 
 def test_wrong_conclusions_never_include_the_true_one():
-    from trailforge.build import wrong_conclusions
+    from trailforge.plan import wrong_conclusions
 
     loaded = inputs()
     for domain in loaded.content.domains.values():
@@ -327,7 +329,7 @@ def test_wrong_conclusions_never_include_the_true_one():
 
 
 def test_roles_offer_over_a_hundred_wrappers_and_qa_keeps_the_voice_out_of_the_question():
-    from trailforge.build import VOICES
+    from trailforge.plan import VOICES
 
     loaded = inputs()
     roles = ("student", "teacher", "critic", "child", "scientist", "skeptic")

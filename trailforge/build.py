@@ -1,143 +1,24 @@
-"""The pipeline: recipe -> plan of base trails -> families -> rows, in shards (pure and seeded).
-
-`plan` enumerates work items (which frame, stage, role, view); `build_rows` turns a shard of work
-items into rows. Both are pure functions of the recipe, its input files and the seed; the engine
-that runs the shards (here a process pool) cannot change a single byte of the result.
-"""
+"""Rows of a build: a shard's work items (plan.py) become base trails, families (family.py) and
+the columns of the `trails` table. A pure function of the inputs and the items; the engine that
+runs the shards cannot change a single byte of the result."""
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, replace
-from itertools import product
+from dataclasses import replace
 from typing import Any, Sequence
 
 import pyarrow as pa
 
-from .configs import trails_schema
-from .content import Content, Frame, load_content
-from .curriculum import FamilyGrower, Member, MutationStats, rarity
-from .errors import RecipeError
-from .grammar import Chain, Grammar, load_grammar
-from .mutate import MUTATORS, MutationContext, MutatorSetup, prepare_mutators
-from .recipe import Recipe
-from .render import Renderer, Step, Trail, TrailSpec
-from .seeding import item_rng, stable_hash, unit_interval
-from .tokenize import Tokenizer, load_tokenizers
-
-#: Families per shard: small enough for a smooth progress bar and bounded worker memory, large
-#: enough to amortise overhead. The shard size changes the work units, never the output bytes.
-SHARD_SIZE = 256
-#: How many phrasings each role template offers (voices are drawn below this; the shipped roles
-#: pair 5 intros with 4 outros: intro `variant % 5`, outro `variant // 5 % 4`).
-VOICES = 20
-
-
-@dataclass(frozen=True)
-class WorkItem:
-    """One base trail to render and grow into a family."""
-
-    stage: int
-    domain: str
-    frame_id: str
-    role: str
-    view: str
-    voice: int
-    key: str  # stable hash: orders items for --limit and names the family
-    broken: bool = False  # a judging role examines this chain with a conclusion that does not follow
-
-
-@dataclass
-class Inputs:
-    """Everything loaded from the recipe's files, ready for building."""
-
-    recipe: Recipe
-    grammar: Grammar
-    content: Content
-    renderer: Renderer
-    tokenizers: list[Tokenizer]
-    splits: dict[tuple[str, str], str]  # (domain, frame id) -> split (see frame_splits)
-    drift_model: Any = None  # a drift.model.DriftModel when the recipe sets max_drift
-    difficulty_model: Any = None  # an lm.CausalScorer when the recipe orders by surprisal
-
-    @property
-    def files(self) -> list:
-        return [*self.grammar.files, *self.content.files, *sorted(
-            p for p in self.recipe.path(self.recipe.templates).rglob("*.j2"))]
-
-
-def load_inputs(recipe: Recipe) -> Inputs:
-    """Load and cross-check every input the recipe names (fails before anything is written)."""
-    grammar = load_grammar(recipe.grammar_paths)
-    missing_stages = [s for s in recipe.stages if s not in grammar.stages]
-    if missing_stages:
-        raise RecipeError(f"stages {missing_stages} are not defined by the grammars",
-                          file=recipe.base_dir / "trailforge.yaml",
-                          hint=f"defined stages: {sorted(grammar.stages)}")
-    domains = None if recipe.domains == "all" else list(recipe.domains)
-    content = load_content(recipe.path(recipe.content), domains, frozenset(grammar.relations),
-                           allow_none=recipe.worlds is not None)  # a worlds-only recipe
-    if recipe.worlds is not None:
-        content = with_worlds(content, recipe)
-    unknown_stage_domains = sorted({d for p in recipe.curriculum if p.domains != "all"
-                                    for d in p.domains if d not in content.domains})
-    if unknown_stage_domains:
-        raise RecipeError(f"curriculum names domains {unknown_stage_domains} that are not loaded",
-                          hint=f"loaded: {', '.join(sorted(content.domains))}")
-    unknown_ood = [d for d in recipe.ood.domains if d not in content.domains]
-    if unknown_ood:
-        raise RecipeError(f"ood.domains {unknown_ood} are not loaded domains",
-                          hint=f"loaded: {', '.join(sorted(content.domains))}")
-    unknown_ops = [m for m in recipe.mutators if m not in MUTATORS]
-    if unknown_ops:
-        raise RecipeError(f"unknown mutators {unknown_ops}",
-                          hint=f"available: {', '.join(MUTATORS)}")
-    renderer = Renderer(recipe.path(recipe.templates),
-                        {name: d.title for name, d in content.domains.items()})
-    for role in recipe.roles:
-        renderer.register(role, grammar.relations)  # a role's own connectives are checked here
-        for view in recipe.views:
-            probe = TrailSpec(stage=0, chain="probe", domain=next(iter(content.domains)),
-                              frame_id="probe", role=role, view=view, voice=0)
-            renderer.render(probe, (
-                Step("premise", "premise", "given", "Suppose", "a probe holds"),
-                Step("conclusion", "conclusion", "concludes", "Therefore,", "it holds")))
-    tokenizers = load_tokenizers(recipe.tokenizers, recipe.base_dir)
-    drift_model = None
-    if recipe.max_drift is not None:
-        from .drift.model import DriftModel
-
-        drift_model = DriftModel(recipe.max_drift.model, device="cpu")
-        if recipe.max_drift.measure not in drift_model.measures:
-            raise RecipeError(f"max_drift.measure {recipe.max_drift.measure!r} is not measured by "
-                              f"{recipe.max_drift.model!r}",
-                              hint=f"use one of {', '.join(drift_model.measures)}")
-    difficulty_model = None
-    if recipe.difficulty.by == "surprisal":
-        from .lm import CausalScorer
-
-        spec = recipe.difficulty.model or ""
-        difficulty_model = CausalScorer(spec if spec.startswith("hf:") else str(recipe.path(spec)),
-                                        purpose="difficulty: {by: surprisal}", device="cpu")
-    return Inputs(recipe=recipe, grammar=grammar, content=content, renderer=renderer,
-                  tokenizers=tokenizers, splits=frame_splits(recipe, content),
-                  drift_model=drift_model, difficulty_model=difficulty_model)
-
-
-def with_worlds(content: Content, recipe: Recipe) -> Content:
-    """`content` with a `worlds` domain of generated frames (and its word banks as an input)."""
-    from .worlds.generate import load_banks, world_domain
-
-    if "worlds" in content.domains:
-        raise RecipeError("a curated domain is named `worlds`, the name of generated frames",
-                          file=recipe.base_dir / "trailforge.yaml",
-                          hint="rename content/domains/worlds.yaml")
-    worlds = recipe.worlds
-    assert worlds is not None, "called only for a recipe with worlds"
-    path = recipe.path(worlds.banks)
-    domain = world_domain(load_banks(path), recipe.seed, worlds.frames, worlds.ood_frames)
-    return replace(content, domains={**content.domains, "worlds": domain},
-                   files=content.files + (path,))
+from .configs import row_id, trails_schema
+from .content import Frame
+from .family import FamilyGrower, Member, MutationStats, rarity
+from .grammar import Chain
+from .inputs import Inputs
+from .mutate import MutationContext, MutatorSetup, prepare_mutators
+from .plan import WorkItem, split_of, wrong_conclusions
+from .render import Step, Trail, TrailSpec
+from .seeding import item_rng, stable_hash
 
 
 def drop_drifting(family: list[Member], inputs: Inputs, stats: MutationStats) -> list[Member]:
@@ -169,106 +50,6 @@ def drop_drifting(family: list[Member], inputs: Inputs, stats: MutationStats) ->
             kept.append(replace(member, parent=None if member.parent is None
                                 else new_index[member.parent]))
     return kept
-
-
-def _usable(frame: Frame, chain: Chain) -> bool:
-    return all(s.field in frame.fields for s in chain.slots if not s.optional)
-
-
-def wrong_conclusions(frame: Frame, stage: int, chain: Chain) -> list[str]:
-    """Conclusions that do *not* follow from a stage's chain of `frame`: the flipped conclusion on
-    the unflipped chain; for a world frame also the conclusion of the stage before, which ignores
-    the last given step (the solver says it no longer holds; a curated frame's earlier
-    conclusion may still be true, so it is never used)."""
-    fields = [s.field for s in chain.slots if s.field in frame.fields]
-    field = fields[-1]
-    wrong = [f.conclusions[field] for f in frame.flips if f.applies(stage, fields)]
-    earlier = {"blocked": "conclusion", "resolved": "blocked"}.get(field)
-    if frame.logic is not None and earlier in frame.fields:
-        wrong.append(frame.fields[earlier])
-    return [w for w in dict.fromkeys(wrong) if w != frame.fields[field]]
-
-
-def world_stages(recipe: Recipe, frame: Frame) -> list[int]:
-    """The curriculum stages a world frame is rendered at: all, or `worlds.stages_per_frame` of
-    them drawn per frame (many distinct worlds for the rows of few)."""
-    count = recipe.worlds.stages_per_frame if recipe.worlds else None
-    if count is None or count >= len(recipe.stages):
-        return recipe.stages
-    return item_rng(recipe.seed, "world-stages", frame.id).sample(recipe.stages, count)
-
-
-def plan(inputs: Inputs) -> list[WorkItem]:
-    """Every base trail of the build, in a stable pseudo-random order (a prefix is a fair sample).
-    A share (`broken_share`) of the renderings by a judging role (one whose template defines
-    `reject`) shows a conclusion that does not follow, which the role rejects."""
-    recipe = inputs.recipe
-    combos = list(product(recipe.roles, recipe.views))
-    judges = {role for role in recipe.roles if inputs.renderer.judges(role)}
-    items = []
-    for gene in recipe.curriculum:
-        stage, chain = gene.stage, inputs.grammar.stages[gene.stage]
-        per_frame = gene.trails_per_frame or recipe.trails_per_frame
-        for domain in inputs.content.domains.values():
-            if gene.domains != "all" and domain.name not in gene.domains:
-                continue
-            for frame in domain.frames:
-                if not _usable(frame, chain) or (frame.logic is not None
-                                                 and stage not in world_stages(recipe, frame)):
-                    continue
-                rng = item_rng(recipe.seed, "renderings", stage, domain.name, frame.id)
-                picks = rng.sample(combos, min(per_frame, len(combos)))
-                can_break = bool(wrong_conclusions(frame, stage, chain))
-                for role, view in picks:
-                    voice = rng.randrange(VOICES)
-                    role_breaks = can_break and role in judges and rng.random() < recipe.broken_share
-                    key = stable_hash(recipe.seed, stage, chain.qualified_name, domain.name,
-                                      frame.id, role, view, voice, *(["broken"] if role_breaks else []))
-                    items.append(WorkItem(stage, domain.name, frame.id, role, view, voice, key,
-                                          broken=role_breaks))
-    items.sort(key=lambda item: item.key)
-    return items[: recipe.limit] if recipe.limit else items
-
-
-def shards(items: Sequence[WorkItem], size: int | None = None) -> list[list[WorkItem]]:
-    size = size or SHARD_SIZE
-    return [list(items[i:i + size]) for i in range(0, len(items), size)]
-
-
-def frame_splits(recipe: Recipe, content: Content) -> dict[tuple[str, str], str]:
-    """The split of every frame, stratified by domain: a domain's frames are ranked by a stable
-    hash and cut by the split proportions, so each domain with enough frames reaches every split
-    (a frame's families, and so every family, stay in one split)."""
-    names = list(recipe.splits)
-    bounds = []
-    total = 0.0
-    for name in names:
-        total += recipe.splits[name]
-        bounds.append(total)
-    splits = {}
-    for domain in content.domains.values():
-        ranked = sorted((f for f in domain.frames if not f.held_out),
-                        key=lambda f: unit_interval(recipe.seed, "split", domain.name, f.id))
-        for rank, frame in enumerate(ranked):
-            position = (rank + 0.5) / len(ranked)
-            splits[domain.name, frame.id] = next(
-                (n for n, b in zip(names, bounds) if position < b), names[-1])
-    return splits
-
-
-def split_of(recipe: Recipe, item: WorkItem, splits: dict[tuple[str, str], str]) -> str:
-    """The split of an item's family: held-out ground goes to `ood`, the rest by its frame."""
-    ood = recipe.ood
-    if item.domain in ood.domains or item.role in ood.roles or item.view in ood.views \
-            or (item.domain, item.frame_id) not in splits:
-        return "ood"
-    return splits[item.domain, item.frame_id]
-
-
-def row_id(family_id: str, parent_id: str | None, op: str | None, detail: str | None, text: str,
-           label_flipped: bool) -> str:
-    """A row's id: a content hash of the fields that define it (stable across runs)."""
-    return stable_hash("row", family_id, parent_id, op, detail, text, label_flipped)[:32]
 
 
 class TrailsColumns:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from .build import Inputs
 from .configs import CONFIGS
+from .inputs import Inputs
 from .layout import shard_glob
 from .recipe import Recipe, recorded_spec
 

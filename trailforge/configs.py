@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .grammar import INFERRED_RELATIONS
+from .seeding import stable_hash
 
 QUESTION = "What follows, and why?"
 #: What the user asks after the chain in `preference_messages` (the answer is the conclusion).
@@ -239,3 +240,9 @@ CONFIGS: dict[str, Config] = {
                         columns="`text`, `conclusion`, `expected` (broken chains a critic or "
                         "skeptic rejects)", use="judgement training"),
 }
+
+
+def row_id(family_id: str, parent_id: str | None, op: str | None, detail: str | None, text: str,
+           label_flipped: bool) -> str:
+    """A row's id: a content hash of the fields that define it (stable across runs)."""
+    return stable_hash("row", family_id, parent_id, op, detail, text, label_flipped)[:32]

@@ -18,13 +18,14 @@ from typing import Any, Callable
 import pyarrow as pa
 
 from . import __version__
-from .build import Inputs, load_inputs, plan, shards
 from .card import card_body, card_text
 from .configs import CONFIGS
-from .curriculum import MutationStats
 from .engines import get_engine
 from .errors import OutputError
+from .family import MutationStats
+from .inputs import Inputs, load_inputs
 from .layout import config_files, parse_shard
+from .plan import plan, shards
 from .recipe import Recipe, recorded_spec, split_label
 from .seeding import version_fingerprint
 from .shard import KEY, ShardJob, ShardResult, finished_shard, merged_stats, part_path

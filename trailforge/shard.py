@@ -19,9 +19,11 @@ from typing import Any, Sequence
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .build import Inputs, WorkItem, build_rows
+from .build import build_rows
 from .configs import CONFIGS
-from .curriculum import MutationStats
+from .family import MutationStats
+from .inputs import Inputs
+from .plan import WorkItem
 from .seeding import stable_hash
 from .write import PART_SUFFIX, sha256_file, write_part
 

@@ -22,8 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-from .build import row_id
-from .configs import CONFIGS, Config, trails_schema
+from .configs import CONFIGS, Config, row_id, trails_schema
 from .dataset import listed_files, read_manifest, recorded_tokenizer
 from .distance import token_distance
 from .errors import DatasetError, TrailforgeError

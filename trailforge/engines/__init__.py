@@ -12,7 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Iterator, Protocol, Sequence
 
 if TYPE_CHECKING:
-    from ..build import Inputs
+    from ..inputs import Inputs
     from ..shard import ShardJob, ShardResult
 
 #: Engine name -> what it is (the module `trailforge.engines.<name>` holds its `run`).

@@ -9,7 +9,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Iterator, Sequence
 
-from ..build import Inputs
+from ..inputs import Inputs
 from ..shard import ShardJob, ShardResult, run_shard
 
 _INPUTS: Inputs | None = None

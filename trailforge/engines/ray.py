@@ -13,8 +13,8 @@ import logging
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from ..build import Inputs, load_inputs
 from ..errors import TrailforgeError
+from ..inputs import Inputs, load_inputs
 from ..recipe import Recipe
 from ..shard import ShardJob, ShardResult, run_shard
 
