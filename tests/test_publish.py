@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 import trailforge
 from trailforge import cli
-from trailforge.publish import PublishError, publish
+from trailforge.errors import PublishError
+from trailforge.publish import publish
 
 try:  # huggingface_hub builds its HTTP errors on httpx (renamed httpx2 in recent releases)
     import httpx2 as httpx

@@ -459,7 +459,7 @@ def publish(directory: Path, repo_id: str, private: bool, branch: str, dry_run: 
     """
     import os
 
-    from .publish import PublishError
+    from .errors import PublishError
     from .publish import publish as run_publish
 
     token = None

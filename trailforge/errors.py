@@ -78,3 +78,11 @@ class EvalError(TrailforgeError):
 
 class DriftError(TrailforgeError):
     """A drift map cannot be drawn (no variants to measure, no drift model installed)."""
+
+
+class PublishError(TrailforgeError):
+    """Publishing failed or was refused; nothing partial was left on the Hub."""
+
+
+class WorldError(TrailforgeError):
+    """A world program is malformed or has no stratified meaning."""

@@ -13,14 +13,10 @@ from pathlib import Path
 from typing import Any, Callable, Protocol, cast
 
 from .dataset import listed_files, read_manifest
-from .errors import TrailforgeError
+from .errors import PublishError
 from .settings import hub_offline
 from .verify import verify
 from .write import sha256_file
-
-
-class PublishError(TrailforgeError):
-    """Publishing failed or was refused; nothing partial was left on the Hub."""
 
 
 class HubApi(Protocol):

@@ -390,7 +390,8 @@ def _check_trails(directory: Path, manifest: dict[str, Any], names: list[str], l
 def _check_worlds(directory: Path, names: list[str], check: Check) -> None:
     """Every world row's `holds` is what the solver derives from its `logic`, and every flip of
     a world row changes it (its parent's `holds` differs)."""
-    from .worlds.logic import WorldError, parse_logic, solve
+    from .errors import WorldError
+    from .worlds.logic import parse_logic, solve
 
     derived: dict[str, bool] = {}
     flips: list[tuple[str, str]] = []

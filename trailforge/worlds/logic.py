@@ -17,11 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterable
 
-from ..errors import TrailforgeError
-
-
-class WorldError(TrailforgeError):
-    """A world program is malformed or has no stratified meaning."""
+from ..errors import WorldError
 
 
 @dataclass(frozen=True)
