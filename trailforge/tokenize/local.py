@@ -1,0 +1,122 @@
+"""Local re-encoding: after a small edit only the pre-tokens around it change, so `splice`
+re-encodes the window between two safe cuts and keeps the parent's ids around it; and the
+whitelists of `tokenizer.json` components under which that is exact."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from functools import lru_cache
+from typing import Any, Callable
+
+from .base import Encoded, Splice
+
+_ASCII_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_LETTER_CHARS = frozenset(_ASCII_LETTERS)
+_LETTER_BYTES = frozenset(_ASCII_LETTERS.encode())
+
+
+def _common_prefix(a: Any, b: Any) -> int:
+    """Length of the longest common prefix of two str (or two bytes): the XOR of the two read as
+    big-endian integers has its highest set bit in the first differing byte."""
+    if isinstance(a, str):  # fixed width: four bytes a character
+        return _common_prefix(a.encode("utf-32-be"), b.encode("utf-32-be")) // 4
+    n = min(len(a), len(b))
+    diff = int.from_bytes(a[:n], "big") ^ int.from_bytes(b[:n], "big")
+    return n - (diff.bit_length() + 7) // 8
+
+
+def _common_suffix(a: Any, b: Any, limit: int) -> int:
+    """Length of the longest common suffix, at most `limit` (as above, read little-endian)."""
+    if isinstance(a, str):
+        return _common_suffix(a.encode("utf-32-be"), b.encode("utf-32-be"), 4 * limit) // 4
+    diff = int.from_bytes(a[len(a) - limit:], "little") ^ int.from_bytes(b[len(b) - limit:], "little")
+    return limit - (diff.bit_length() + 7) // 8
+
+
+def _is_cut(text: Any, i: int, space: Any, letters: frozenset) -> bool:
+    return text[i] == space and text[i - 1] in letters and text[i + 1] in letters
+
+
+def _cut_before(text: Any, end: int, space: Any, letters: frozenset) -> int:
+    """The last safe cut `s` with text[s-1 : s+2] inside text[:end] (0 if none)."""
+    s = text.rfind(space, 1, max(end - 1, 0))
+    while s > 0 and not _is_cut(text, s, space, letters):
+        s = text.rfind(space, 1, s)
+    return max(s, 0)
+
+
+def _cut_after(text: Any, start: int, space: Any, letters: frozenset) -> int:
+    """The first safe cut `e` with text[e-1 : e+2] inside text[start:] (len(text) if none)."""
+    e = text.find(space, start + 1, len(text) - 1)
+    while e != -1 and not _is_cut(text, e, space, letters):
+        e = text.find(space, e + 1, len(text) - 1)
+    return len(text) if e == -1 else e
+
+
+@lru_cache(maxsize=8)  # every target tokenizer measures the same (parent, variant) pair
+def edit_window(old: Any, new: Any) -> tuple[int, int, int]:
+    """(start, end in `new`, length change): the window of `new` to re-encode after an edit of
+    `old`, in str or bytes units. It runs from the last safe cut before the first difference to the
+    first safe cut after the last one."""
+    space, letters = (" ", _LETTER_CHARS) if isinstance(old, str) else (32, _LETTER_BYTES)
+    prefix = _common_prefix(old, new)
+    suffix = _common_suffix(old, new, min(len(old), len(new)) - prefix)
+    return (_cut_before(old, prefix, space, letters),
+            _cut_after(new, len(new) - suffix, space, letters), len(new) - len(old))
+
+
+@lru_cache(maxsize=8)
+def utf8(text: str) -> bytes:
+    return text.encode("utf-8")
+
+
+def splice(old: Any, parent: Encoded, new: Any,
+           encode_window: Callable[[Any], tuple[list[int], Callable[[], list[int]]]]) -> Splice:
+    """`new`'s encoding from `parent` (the encoding of `old`) by re-encoding one window.
+
+    `old` and `new` are in the tokenizer's offset unit (str or bytes). Before a safe cut the split
+    depends only on the text up to the cut's space; from it, only on what follows; inside the
+    window nothing reads past the window's ends. So prefix and suffix ids are the parent's.
+    """
+    s, e_new, shift = edit_window(old, new)
+    window_ids, window_starts = encode_window(new[s:e_new])
+    starts = parent.starts
+    i, j = bisect_left(starts, s), bisect_left(starts, e_new - shift)
+    ids = parent.ids[:i] + window_ids + parent.ids[j:]
+
+    def child_starts() -> list[int]:
+        return starts[:i] + [s + x for x in window_starts()] + [x + shift for x in starts[j:]]
+
+    return Splice(Encoded(ids, child_starts), parent.ids[i:j], window_ids)
+
+
+#: `tokenizer.json` components under which a safe cut stays local: per-character (or
+#: starter-bounded) normalizers, pre-tokenizers that split at spaces, per-word models.
+LOCAL_NORMALIZERS = frozenset({"BertNormalizer", "Lowercase", "NFC", "NFD", "NFKC", "NFKD",
+                               "StripAccents"})
+LOCAL_PRE_TOKENIZERS = frozenset({"BertPreTokenizer", "Whitespace", "WhitespaceSplit",
+                                  "Punctuation", "Digits", "ByteLevel"})
+LOCAL_MODELS = frozenset({"BPE", "WordPiece", "WordLevel", "Unigram"})
+
+
+def _all_local(component: dict | None, allowed: frozenset, children: str) -> bool:
+    if component is None:
+        return True
+    if component.get("type") == "Sequence":
+        return all(_all_local(c, allowed, children) for c in component.get(children, []))
+    if component.get("type") == "ByteLevel" and not component.get("use_regex", True):
+        return False  # without its split regex, byte-level BPE merges across spaces
+    return component.get("type") in allowed
+
+
+def is_local_pipeline(config: dict) -> bool:
+    """Whether local re-encoding is exact for a `tokenizer.json` (else the whole text is encoded):
+    every component is known to be local, BPE has no dropout, and no added token can span or strip
+    a cut's space."""
+    model = config.get("model") or {}
+    added = config.get("added_tokens") or []
+    return (_all_local(config.get("normalizer"), LOCAL_NORMALIZERS, "normalizers")
+            and _all_local(config.get("pre_tokenizer"), LOCAL_PRE_TOKENIZERS, "pretokenizers")
+            and model.get("type") in LOCAL_MODELS and not model.get("dropout")
+            and all(not t.get("lstrip") and not t.get("rstrip")
+                    and not any(c.isspace() for c in t.get("content", " ")) for t in added))
