@@ -175,3 +175,4 @@ def test_a_macro_that_calls_itself_is_a_clear_error(templates):
     with pytest.raises(TemplateError) as info:
         Renderer(templates, {}).render(spec(), STEPS)
     assert "recurses" in info.value.message and info.value.file.endswith("teacher.j2")
+    assert info.value.line == 1  # the line of the call that recurses

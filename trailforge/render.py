@@ -165,9 +165,10 @@ class Renderer:
                                 "end, or loops inside loops)", file=file or self.template_dir / name,
                                 line=line, hint="a view lays out one short chain; check its loops"
                                 ) from None
-        except RecursionError:
+        except RecursionError as exc:
+            file, line = _template_location(exc)
             raise TemplateError(f"template {name} recurses without end (a macro calling itself)",
-                                file=self.template_dir / name,
+                                file=file or self.template_dir / name, line=line,
                                 hint="give the recursion a base case, or use a loop") from None
         except OverflowError as exc:  # the sandbox's range cap
             file, line = _template_location(exc)
