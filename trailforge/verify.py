@@ -8,7 +8,6 @@ are streamed in batches, and the config check holds one split's `trails` rows at
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from .dataset import listed_files, read_manifest, recorded_tokenizer
 from .distance import token_distance
 from .errors import DatasetError, TrailforgeError
 from .layout import parse_shard
+from .recipe import VERSION_RE
 from .seeding import version_fingerprint
 from .tokenize import Tokenizer
 from .write import sha256_file
@@ -428,9 +428,6 @@ def _check_worlds(directory: Path, names: list[str], check: Check) -> None:
         if parent in derived and derived[parent] == derived[row]:
             check.fail(f"row {row}: a flip that leaves holds={str(derived[row]).lower()} as its "
                        "parent had it")
-
-
-VERSION_RE = re.compile(r"\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?")
 
 
 def _check_manifest(directory: Path, manifest: dict[str, Any], sizes: dict[str, int],
