@@ -42,8 +42,14 @@ def run_python(code: str) -> dict:
         result["peak_rss_mb"] = round(usage / 1024, 1)
         print(json.dumps(result))
     """)
-    done = subprocess.run([sys.executable, "-c", wrapper], input=code, capture_output=True,
-                          text=True, check=True, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-c", wrapper],
+        input=code,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -52,7 +58,7 @@ def build(out: str, overrides: dict, workers: int, limit: int | None = None) -> 
 import time
 from trailforge.factory import build_version
 from trailforge.recipe import load_recipe
-recipe = load_recipe({str(ROOT / 'trailforge.yaml')!r}, output={out!r},
+recipe = load_recipe({str(ROOT / "trailforge.yaml")!r}, output={out!r},
                      version="9.{limit or 0}.{workers}", name="bench", limit={limit!r},
                      **{overrides!r})
 start = time.perf_counter()
@@ -69,7 +75,7 @@ def build_worlds(out: str, frames: int, workers: int) -> dict:
 import time
 from trailforge.factory import build_version
 from trailforge.recipe import load_recipe
-recipe = load_recipe({str(ROOT / 'recipes' / 'worlds.yaml')!r}, output={out!r}, name="bench-worlds",
+recipe = load_recipe({str(ROOT / "recipes" / "worlds.yaml")!r}, output={out!r}, name="bench-worlds",
                      worlds={{"frames": {frames}, "ood_frames": {frames // 20},
                               "stages_per_frame": 1, "banks": "../content/worlds/banks.yaml"}})
 start = time.perf_counter()
@@ -84,7 +90,7 @@ def world_generation_rate(frames: int) -> dict:
 import time
 from pathlib import Path
 from trailforge.worlds.generate import load_banks, world_domain
-banks = load_banks(Path({str(ROOT / 'content' / 'worlds' / 'banks.yaml')!r}))
+banks = load_banks(Path({str(ROOT / "content" / "worlds" / "banks.yaml")!r}))
 start = time.perf_counter()
 domain = world_domain(banks, seed=1, count={frames})
 seconds = time.perf_counter() - start
@@ -167,8 +173,11 @@ def main() -> None:
         for workers in dict.fromkeys(args.workers):
             print(f"build with {workers} worker(s)...", file=sys.stderr)
             run = build(tmp, overrides, workers)
-            run.update(workers=workers, rows_per_s=run["rows"] / run["seconds"],
-                       variants_per_s=run["variants"] / run["seconds"])
+            run.update(
+                workers=workers,
+                rows_per_s=run["rows"] / run["seconds"],
+                variants_per_s=run["variants"] / run["seconds"],
+            )
             builds.append(run)
         reference = builds[0]
         families = reference["rows"] - reference["variants"]  # one base row per family
@@ -190,29 +199,45 @@ def main() -> None:
         print("worlds...", file=sys.stderr)
         generation = world_generation_rate(min(WORLD_FRAMES[args.scale], 20_000))
         worlds = build_worlds(tmp, WORLD_FRAMES[args.scale], 1)
-        worlds.update(rows_per_s=worlds["rows"] / worlds["seconds"],
-                      generation_share=(worlds["frames"] * 1.05 / generation["frames_per_s"])
-                      / worlds["seconds"])
-    one = next(b for b in builds if b["workers"] == 1) if any(b["workers"] == 1 for b in builds) \
+        worlds.update(
+            rows_per_s=worlds["rows"] / worlds["seconds"],
+            generation_share=(worlds["frames"] * 1.05 / generation["frames_per_s"])
+            / worlds["seconds"],
+        )
+    one = (
+        next(b for b in builds if b["workers"] == 1)
+        if any(b["workers"] == 1 for b in builds)
         else reference
+    )
     results = {
         "build_over_lower_bound": round(one["seconds"] / bound["seconds"], 3),
-        "speedup_vs_nlpaug": round(one["variants_per_s"] / peer["variants_per_s"], 3) if peer else None,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
-        "scale": args.scale, "recipe_overrides": overrides,
-        "builds": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in b.items()
-                    if k != "path"} for b in builds],
+        "speedup_vs_nlpaug": round(one["variants_per_s"] / peer["variants_per_s"], 3)
+        if peer
+        else None,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "scale": args.scale,
+        "recipe_overrides": overrides,
+        "builds": [
+            {k: (round(v, 3) if isinstance(v, float) else v) for k, v in b.items() if k != "path"}
+            for b in builds
+        ],
         "memory_by_rows": memory,
         "lower_bound": {k: round(v, 3) if isinstance(v, float) else v for k, v in bound.items()},
         "nlpaug_random_word_aug": peer,
         "reasoning_gym_propositional_logic": gym,
-        "worlds": {"generation": generation,
-                   "build_1_worker": {k: round(v, 3) if isinstance(v, float) else v
-                                      for k, v in worlds.items()},
-                   "curated_rows_per_s_1_worker": round(one["rows_per_s"], 1)},
+        "worlds": {
+            "generation": generation,
+            "build_1_worker": {
+                k: round(v, 3) if isinstance(v, float) else v for k, v in worlds.items()
+            },
+            "curated_rows_per_s_1_worker": round(one["rows_per_s"], 1),
+        },
         "notes": "build_over_lower_bound and speedup_vs_nlpaug compare the 1-worker build with "
-                 "single-process baselines (same cores).",
+        "single-process baselines (same cores).",
     }
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"{'measure':44} {'value':>14}")
@@ -221,8 +246,10 @@ def main() -> None:
         print(f"{'  peak RSS (MB)':44} {b['peak_rss_mb']:>14.0f}")
     print(f"{'rows':44} {one['rows']:>14}")
     for entry in memory:
-        print(f"{'peak RSS (MB), 1 worker, ' + str(entry['rows']) + ' rows':44} "
-              f"{entry['peak_rss_mb']:>14.0f}")
+        print(
+            f"{'peak RSS (MB), 1 worker, ' + str(entry['rows']) + ' rows':44} "
+            f"{entry['peak_rss_mb']:>14.0f}"
+        )
     print(f"{'lower bound (encode + write), s':44} {bound['seconds']:>14.1f}")
     print(f"{'build / lower bound (1 worker)':44} {results['build_over_lower_bound']:>14.2f}")
     if peer:

@@ -21,21 +21,36 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from trailforge.dataset import read_table  # noqa: E402
 from trailforge.mutate.base import connective_key  # noqa: E402
 
-MODAL = {frozenset(p) for p in (("can", "cannot"), ("likely", "unlikely"), ("no", "some"),
-                                ("is", "is not"), ("does", "does not"), ("will", "will not"))}
+MODAL = {
+    frozenset(p)
+    for p in (
+        ("can", "cannot"),
+        ("likely", "unlikely"),
+        ("no", "some"),
+        ("is", "is not"),
+        ("does", "does not"),
+        ("will", "will not"),
+    )
+}
 
 
 def counts(rows: list[dict]) -> list[str]:
     n = len(rows)
-    repeated = sum(1 for r in rows if len({connective_key(s["connective"]) for s in r["steps"]})
-                   < len(r["steps"]))
+    repeated = sum(
+        1
+        for r in rows
+        if len({connective_key(s["connective"]) for s in r["steps"]}) < len(r["steps"])
+    )
     tags = ("[!]", "(!)")
     in_completion = sum(1 for r in rows if any(t in r["completion"] for t in tags))
     anchored = sum(1 for r in rows if any(t in r["text"] for t in tags))
     flips = [r for r in rows if r["mutation"] and r["mutation"]["op"] == "flip"]
-    modal = sum(1 for r in flips
-                if frozenset(r["mutation"]["detail"].split(" in ")[0].replace("'", "").split(" -> "))
-                in MODAL)
+    modal = sum(
+        1
+        for r in flips
+        if frozenset(r["mutation"]["detail"].split(" in ")[0].replace("'", "").split(" -> "))
+        in MODAL
+    )
     by_stage = Counter(r["stage"] for r in flips)
     splits: dict[str, set] = {}
     for r in rows:
@@ -58,8 +73,11 @@ def header(row: dict) -> str:
     """A sampled row's origin; a stage-5 row says whether its second premise is a distractor."""
     text = f"{row['domain']}/{row['frame_id']}, stage {row['stage']}, {row['role']}/{row['view']}"
     if row["stage"] == 5:
-        text += ", premise_2 is a " + ("distractor" if any(s["distractor"] for s in row["steps"])
-                                       else "premise that takes part")
+        text += ", premise_2 is a " + (
+            "distractor"
+            if any(s["distractor"] for s in row["steps"])
+            else "premise that takes part"
+        )
     return text + ("" if row["valid"] else ", BROKEN")
 
 
@@ -73,8 +91,16 @@ def main() -> None:
     rows = read_table(args.directory).to_pylist()
     rng = random.Random(args.seed)
     bases = [r for r in rows if r["depth"] == 0]
-    lines = [f"# Review sample of {args.directory} (seed {args.seed})", "", "## Counts", "",
-             *counts(rows), "", f"## {args.bases} base trails", ""]
+    lines = [
+        f"# Review sample of {args.directory} (seed {args.seed})",
+        "",
+        "## Counts",
+        "",
+        *counts(rows),
+        "",
+        f"## {args.bases} base trails",
+        "",
+    ]
     sampled = rng.sample(bases, args.bases)
     for i, row in enumerate(sampled, 1):
         lines += [f"### B{i}. {header(row)}", "", "```", row["text"], "```", ""]

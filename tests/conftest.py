@@ -20,10 +20,16 @@ atexit.register(shutil.rmtree, _DATASETS_CACHE, True)
 import pytest
 from hypothesis import HealthCheck, settings
 
-settings.register_profile("ci", derandomize=True, deadline=None, max_examples=60,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("dev", deadline=None, max_examples=300,
-                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    deadline=None,
+    max_examples=60,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "dev", deadline=None, max_examples=300, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,7 +67,9 @@ def mini_copy(tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "templates", target / "templates")
     shutil.copytree(ROOT / "grammars", target / "grammars")
     recipe = (MINI / "trailforge.yaml").read_text()
-    recipe = recipe.replace("../../../grammars", "grammars").replace("../../../templates", "templates")
+    recipe = recipe.replace("../../../grammars", "grammars").replace(
+        "../../../templates", "templates"
+    )
     (target / "trailforge.yaml").write_text(recipe)
     return target
 

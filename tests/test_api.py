@@ -22,8 +22,13 @@ def readme_example() -> str:
 
 
 def test_the_readme_example_runs_as_written(tmp_path):
-    done = subprocess.run([sys.executable, "-c", readme_example()], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", readme_example()],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "preference pairs in train" in done.stdout
     assert (tmp_path / "out-api" / "ski-tracks" / "0.1.0" / "manifest.json").is_file()
@@ -36,7 +41,8 @@ def test_submodules_never_shadow_the_api():
 
     for name in ("build", "verify", "load", "publish"):
         assert callable(getattr(trailforge, name)) and not isinstance(
-            getattr(trailforge, name), type(sys)), name
+            getattr(trailforge, name), type(sys)
+        ), name
 
 
 def test_load_caches_per_version_and_refuses_what_is_not_there(mini_build):

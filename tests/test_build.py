@@ -21,8 +21,10 @@ from .conftest import MINI
 
 
 def shard_bytes(version: Path) -> dict[str, bytes]:
-    return {p.relative_to(version).as_posix(): p.read_bytes()
-            for p in sorted((version / "data").rglob("*.parquet"))}
+    return {
+        p.relative_to(version).as_posix(): p.read_bytes()
+        for p in sorted((version / "data").rglob("*.parquet"))
+    }
 
 
 def test_layout_and_all_stages(mini_build):
@@ -33,7 +35,12 @@ def test_layout_and_all_stages(mini_build):
     rows = read_table(mini_build).to_pylist()
     assert {r["stage"] for r in rows} == {1, 2, 3, 4, 5}
     assert {r["mutation"]["op"] for r in rows if r["mutation"]} == {
-        "anchor", "synonym", "connective", "filler", "flip"}
+        "anchor",
+        "synonym",
+        "connective",
+        "filler",
+        "flip",
+    }
     assert all(r["text"] == r["prompt"] + r["completion"] for r in rows)
     assert {r["split"] for r in rows if r["role"] == "critic"} == {"ood"}
 
@@ -56,8 +63,10 @@ def test_card_front_matter_parses_and_matches(mini_build):
     card = (mini_build / "README.md").read_text()
     front = yaml.safe_load(card.split("---\n")[1])
     manifest = json.loads((mini_build / "manifest.json").read_text())
-    info = {c["config_name"]: {s["name"]: s["num_examples"] for s in c["splits"]}
-            for c in front["dataset_info"]}
+    info = {
+        c["config_name"]: {s["name"]: s["num_examples"] for s in c["splits"]}
+        for c in front["dataset_info"]
+    }
     assert info["trails"] == manifest["rows"]["by_split"]
     assert info == manifest["configs"]
     assert [c["config_name"] for c in front["configs"] if c.get("default")] == ["trails"]
@@ -95,16 +104,20 @@ def test_every_row_is_within_the_bound_when_retokenized(mini_build):
 
 @pytest.mark.parametrize("workers, shard_size", [(1, 64), (2, 5), (1, 1)])
 def test_deterministic_across_workers_and_shard_sizes(mini_build, tmp_path, workers, shard_size):
-    other = build_version(load_recipe(MINI / "trailforge.yaml", output=str(tmp_path)),
-                          workers=workers, shard_size=shard_size)
+    other = build_version(
+        load_recipe(MINI / "trailforge.yaml", output=str(tmp_path)),
+        workers=workers,
+        shard_size=shard_size,
+    )
     assert shard_bytes(other.path) == shard_bytes(mini_build)
     for name in ("README.md", "stats.json"):
         assert (other.path / name).read_bytes() == (mini_build / name).read_bytes()
 
 
 def test_seed_changes_the_data(mini_build, tmp_path):
-    other = build_version(load_recipe(MINI / "trailforge.yaml", output=str(tmp_path), seed=4,
-                                      limit=10), workers=1)
+    other = build_version(
+        load_recipe(MINI / "trailforge.yaml", output=str(tmp_path), seed=4, limit=10), workers=1
+    )
     assert shard_bytes(other.path) != shard_bytes(mini_build)
 
 
@@ -172,12 +185,17 @@ def test_unknown_curriculum_domain_is_refused(mini_copy):
 
 def test_shuffle_order_is_seeded_and_keeps_the_rows(mini_copy):
     def train_ids(version: str, order: str) -> list[str]:
-        result = build_version(load_recipe(mini_copy / "trailforge.yaml", version=version,
-                                           order=order, limit=20), workers=1)
+        result = build_version(
+            load_recipe(mini_copy / "trailforge.yaml", version=version, order=order, limit=20),
+            workers=1,
+        )
         card = (result.path / "README.md").read_text()
         assert ("seeded shuffle" in card) == (order == "shuffle")
-        return pq.read_table(result.path / "data/trails/train-00000-of-00001.parquet",
-                             columns=["id"]).column("id").to_pylist()
+        return (
+            pq.read_table(result.path / "data/trails/train-00000-of-00001.parquet", columns=["id"])
+            .column("id")
+            .to_pylist()
+        )
 
     curriculum, shuffled = train_ids("1.0.0", "curriculum"), train_ids("1.0.1", "shuffle")
     assert sorted(curriculum) == sorted(shuffled) and curriculum != shuffled
@@ -186,8 +204,10 @@ def test_shuffle_order_is_seeded_and_keeps_the_rows(mini_copy):
 
 def test_card_gives_the_exact_rebuild_command(mini_build):
     card = (mini_build / "README.md").read_text()
-    assert ("trailforge build --recipe trailforge.yaml --version 0.0.1 --seed 3 "
-            "--tokenizer o200k_base --tokenizer cl100k_base") in card
+    assert (
+        "trailforge build --recipe trailforge.yaml --version 0.0.1 --seed 3 "
+        "--tokenizer o200k_base --tokenizer cl100k_base"
+    ) in card
 
 
 @pytest.mark.parametrize("hash_seed", ["1", "4242"])
@@ -196,9 +216,23 @@ def test_bytes_do_not_depend_on_pythonhashseed(mini_build, tmp_path, hash_seed):
     import subprocess
     import sys
 
-    subprocess.run([sys.executable, "-m", "trailforge", "build", "--recipe",
-                    str(MINI / "trailforge.yaml"), "--out", str(tmp_path), "--workers", "2"],
-                   check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": hash_seed})
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "trailforge",
+            "build",
+            "--recipe",
+            str(MINI / "trailforge.yaml"),
+            "--out",
+            str(tmp_path),
+            "--workers",
+            "2",
+        ],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PYTHONHASHSEED": hash_seed},
+    )
     assert shard_bytes(tmp_path / "mini" / "0.0.1") == shard_bytes(mini_build)
 
 
@@ -210,10 +244,15 @@ def test_more_parts_than_the_merge_reads_at_once_give_the_same_bytes(tmp_path):
 
     root = Path(__file__).resolve().parent.parent
     families = FAN_IN * 2 + 10
-    many = build_version(load_recipe(root / "trailforge.yaml", output=str(tmp_path / "many"),
-                                     limit=families), workers=2, shard_size=1).path
-    few = build_version(load_recipe(root / "trailforge.yaml", output=str(tmp_path / "few"),
-                                    limit=families), workers=2).path
+    many = build_version(
+        load_recipe(root / "trailforge.yaml", output=str(tmp_path / "many"), limit=families),
+        workers=2,
+        shard_size=1,
+    ).path
+    few = build_version(
+        load_recipe(root / "trailforge.yaml", output=str(tmp_path / "few"), limit=families),
+        workers=2,
+    ).path
     assert not list(many.parent.glob(".tmp-*"))  # the runs' work folder went with the parts
     names = sorted(p.relative_to(few) for p in (few / "data").rglob("*.parquet"))
     assert names == sorted(p.relative_to(many) for p in (many / "data").rglob("*.parquet"))

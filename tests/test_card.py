@@ -15,8 +15,15 @@ from huggingface_hub import DatasetCard
 from trailforge.card import size_category
 from trailforge.cli import main
 
-CONFIGS = ("trails", "text", "messages", "prompt_completion", "preference", "preference_messages",
-           "negatives")
+CONFIGS = (
+    "trails",
+    "text",
+    "messages",
+    "prompt_completion",
+    "preference",
+    "preference_messages",
+    "negatives",
+)
 
 
 @pytest.fixture
@@ -46,19 +53,27 @@ def test_the_card_round_trips_with_sizes_bytes_and_features(mini_build):
     assert set(info) == set(CONFIGS)
     manifest = json.loads((mini_build / "manifest.json").read_text())
     for config, entry in info.items():
-        assert {s["name"]: s["num_examples"] for s in entry["splits"]} == manifest["configs"][config]
+        assert {s["name"]: s["num_examples"] for s in entry["splits"]} == manifest["configs"][
+            config
+        ]
         assert all(s["num_bytes"] > 0 for s in entry["splits"])
         assert entry["dataset_size"] == sum(s["num_bytes"] for s in entry["splits"])
-        assert entry["download_size"] == sum(f["bytes"] for name, f in manifest["files"].items()
-                                             if name.startswith(f"data/{config}/"))
+        assert entry["download_size"] == sum(
+            f["bytes"]
+            for name, f in manifest["files"].items()
+            if name.startswith(f"data/{config}/")
+        )
         assert [f["name"] for f in entry["features"]][:4] == (
-            ["id", "family_id", "parent_id", "depth"] if config == "trails"
-            else ["id", "stage", "family_id", "depth"])
+            ["id", "family_id", "parent_id", "depth"]
+            if config == "trails"
+            else ["id", "stage", "family_id", "depth"]
+        )
     assert str(card) == (mini_build / "README.md").read_text()
 
 
-@pytest.mark.parametrize("rows, category", [(999, "n<1K"), (20_000_000, "10M<n<100M"),
-                                            (5 * 10**12, "n>1T")])
+@pytest.mark.parametrize(
+    "rows, category", [(999, "n<1K"), (20_000_000, "10M<n<100M"), (5 * 10**12, "n>1T")]
+)
 def test_size_categories_are_the_hubs(rows, category):
     assert size_category(rows) == category
 
@@ -69,12 +84,24 @@ def test_card_metadata_comes_from_the_recipe(tmp_path):
 
     from .conftest import MINI
 
-    recipe = load_recipe(MINI / "trailforge.yaml", output=str(tmp_path), limit=4,
-                         card={"license": "cc-by-4.0", "pretty_name": "Ski tracks (mini)",
-                               "tags": ["reasoning"], "language": ["en", "de"]})
+    recipe = load_recipe(
+        MINI / "trailforge.yaml",
+        output=str(tmp_path),
+        limit=4,
+        card={
+            "license": "cc-by-4.0",
+            "pretty_name": "Ski tracks (mini)",
+            "tags": ["reasoning"],
+            "language": ["en", "de"],
+        },
+    )
     data = DatasetCard.load(build_version(recipe, workers=1).path / "README.md").data
     assert (data.license, data.pretty_name, data.tags, data.language) == (
-        "cc-by-4.0", "Ski tracks (mini)", ["reasoning"], ["en", "de"])
+        "cc-by-4.0",
+        "Ski tracks (mini)",
+        ["reasoning"],
+        ["en", "de"],
+    )
 
 
 def test_verify_catches_an_edited_license(version):

@@ -25,7 +25,8 @@ def test_user_errors_exit_2_without_traceback(mini_copy, monkeypatch):
     monkeypatch.chdir(mini_copy)
     (mini_copy / "grammars" / "ski-chain.yaml").write_text(
         "relations: {g: [If]}\nkinds: {premise: g}\nchains:\n  a: {steps: [premise, wander]}\n"
-        "stages: {1: a}\n")
+        "stages: {1: a}\n"
+    )
     result = CliRunner().invoke(main, ["build"])
     assert result.exit_code == 2
     assert "ski-chain.yaml:4" in result.output and "unknown step kind" in result.output
@@ -46,8 +47,9 @@ def test_show_on_missing_folder(tmp_path):
 
 def test_show_filters_and_no_match(mini_build):
     runner = CliRunner()
-    staged = runner.invoke(main, ["show", str(mini_build), "--stage", "4", "--domain", "physics",
-                                  "--n", "1"])
+    staged = runner.invoke(
+        main, ["show", str(mini_build), "--stage", "4", "--domain", "physics", "--n", "1"]
+    )
     assert staged.exit_code == 0 and "stage 4 · physics" in staged.output
     assert staged.output.count("family ") == 1
     none = runner.invoke(main, ["show", str(mini_build), "--stage", "9"])
@@ -56,12 +58,20 @@ def test_show_filters_and_no_match(mini_build):
     assert far.exit_code == 2 and "out of range" in far.output
 
 
-@pytest.mark.parametrize("view, message", [
-    ("{% for i in range(10**9) %}x{% endfor %}{% for s in steps %}{{ s.connective }}{% endfor %}",
-     "too large a range"),
-    ("{% macro loop(n) %}{{ loop(n) }}{% endmacro %}{{ loop(1) }}"
-     "{% for s in steps %}{{ s.connective }}{% endfor %}", "recurses"),
-])
+@pytest.mark.parametrize(
+    "view, message",
+    [
+        (
+            "{% for i in range(10**9) %}x{% endfor %}{% for s in steps %}{{ s.connective }}{% endfor %}",
+            "too large a range",
+        ),
+        (
+            "{% macro loop(n) %}{{ loop(n) }}{% endmacro %}{{ loop(1) }}"
+            "{% for s in steps %}{{ s.connective }}{% endfor %}",
+            "recurses",
+        ),
+    ],
+)
 def test_runaway_templates_exit_2_without_traceback(mini_copy, monkeypatch, view, message):
     monkeypatch.chdir(mini_copy)
     (mini_copy / "templates" / "views" / "prose.j2").write_text(view)

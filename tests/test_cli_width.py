@@ -31,28 +31,41 @@ def lines(output: str) -> list[str]:
 
 
 def test_build_summary_fits_the_width_with_every_reason_whole(mini_copy, narrow):
-    result = CliRunner().invoke(main, ["build", "--recipe", str(mini_copy / "trailforge.yaml"),
-                                       "--limit", "20", "--workers", "1"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "build",
+            "--recipe",
+            str(mini_copy / "trailforge.yaml"),
+            "--limit",
+            "20",
+            "--workers",
+            "1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     out = lines(result.output)
     framed = [line for line in out if not line.startswith("output: ")]  # a path is kept whole
     assert max(map(len, framed)) <= narrow, max(framed, key=len)
     reasons = [line for line in out if "over_bound:" in line or "duplicate" in line]
-    assert reasons and all(re.search(r"\b(over_bound:\w+|duplicate|not_drifting)\b", line)
-                           for line in reasons)
+    assert reasons and all(
+        re.search(r"\b(over_bound:\w+|duplicate|not_drifting)\b", line) for line in reasons
+    )
     header = next(line for line in out if line.lstrip().startswith("┃ mutator"))
     assert all(word in header for word in ("kept", "tried", "rejected", "why"))
 
 
 def test_publish_plan_shows_whole_file_names_and_short_hashes(mini_build, narrow):
-    result = CliRunner().invoke(main, ["publish", str(mini_build), "--repo-id", "org/name",
-                                       "--dry-run"])
+    result = CliRunner().invoke(
+        main, ["publish", str(mini_build), "--repo-id", "org/name", "--dry-run"]
+    )
     assert result.exit_code == 0, result.output
     out = lines(result.output)
     assert max(map(len, out)) <= narrow
     shards = [line for line in out if line.startswith("data/")]
-    assert shards and all(re.fullmatch(r"data/\S+\.parquet +\d+ +[0-9a-f]{10}", line.rstrip())
-                          for line in shards)
+    assert shards and all(
+        re.fullmatch(r"data/\S+\.parquet +\d+ +[0-9a-f]{10}", line.rstrip()) for line in shards
+    )
 
 
 def test_show_family_labels_walks_and_the_edited_span(mini_build, narrow):

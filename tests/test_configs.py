@@ -14,9 +14,18 @@ STRING = datasets.Value("string")
 
 @pytest.fixture(scope="module")
 def loaded(mini_build):
-    return {config: datasets.load_dataset(str(mini_build), config)
-            for config in ("trails", "text", "messages", "prompt_completion", "preference",
-                           "preference_messages", "negatives")}
+    return {
+        config: datasets.load_dataset(str(mini_build), config)
+        for config in (
+            "trails",
+            "text",
+            "messages",
+            "prompt_completion",
+            "preference",
+            "preference_messages",
+            "negatives",
+        )
+    }
 
 
 INT = datasets.Value("int32")
@@ -26,33 +35,52 @@ TURNS = [{"role": STRING, "content": STRING}]
 
 def _plain(features):
     """Features as plain dicts and lists (datasets gives lists of dicts as List or [dict])."""
-    return {name: [dict(getattr(f, "feature", None) or f[0])] if name in ("messages", "prompt",
-            "chosen", "rejected") and not isinstance(f, datasets.Value) else f
-            for name, f in features.items()}
+    return {
+        name: [dict(getattr(f, "feature", None) or f[0])]
+        if name in ("messages", "prompt", "chosen", "rejected")
+        and not isinstance(f, datasets.Value)
+        else f
+        for name, f in features.items()
+    }
 
 
 def test_columns_and_types(loaded):
     assert loaded["text"]["train"].features == datasets.Features({**LINEAGE, "text": STRING})
     assert loaded["prompt_completion"]["train"].features == datasets.Features(
-        {**LINEAGE, "prompt": STRING, "completion": STRING})
+        {**LINEAGE, "prompt": STRING, "completion": STRING}
+    )
     assert loaded["preference"]["train"].features == datasets.Features(
-        {**LINEAGE, "prompt": STRING, "chosen": STRING, "rejected": STRING})
+        {**LINEAGE, "prompt": STRING, "chosen": STRING, "rejected": STRING}
+    )
     assert _plain(loaded["messages"]["train"].features) == {**LINEAGE, "messages": TURNS}
     assert _plain(loaded["preference_messages"]["train"].features) == {
-        **LINEAGE, "prompt": TURNS, "chosen": TURNS, "rejected": TURNS}
+        **LINEAGE,
+        "prompt": TURNS,
+        "chosen": TURNS,
+        "rejected": TURNS,
+    }
 
 
 def test_training_configs_carry_the_curriculum(mini_build, loaded):
     trails = {r["id"]: r for r in read_table(mini_build).to_pylist()}
-    for config in ("text", "messages", "prompt_completion", "preference", "preference_messages",
-                   "negatives"):
+    for config in (
+        "text",
+        "messages",
+        "prompt_completion",
+        "preference",
+        "preference_messages",
+        "negatives",
+    ):
         assert loaded[config], config
         for split, rows in loaded[config].items():
             assert rows["stage"] == sorted(rows["stage"]), (config, split)  # curriculum order
             for row in rows:
                 source = trails[row["id"]]
                 assert (row["stage"], row["family_id"], row["depth"]) == (
-                    source["stage"], source["family_id"], source["depth"]), config
+                    source["stage"],
+                    source["family_id"],
+                    source["depth"],
+                ), config
 
 
 def test_preference_messages_are_the_preference_pairs_as_conversations(loaded):
@@ -64,8 +92,9 @@ def test_preference_messages_are_the_preference_pairs_as_conversations(loaded):
             assert user["role"] == "user" and chosen["role"] == rejected["role"] == "assistant"
             assert user["content"].endswith("What follows?") and "\n" not in user["content"]
             assert chosen["content"] != rejected["content"]
-            assert chosen["content"].strip() in pair["chosen"] or pair["chosen"].strip(
-                ).endswith(chosen["content"].split(" ", 1)[1])
+            assert chosen["content"].strip() in pair["chosen"] or pair["chosen"].strip().endswith(
+                chosen["content"].split(" ", 1)[1]
+            )
 
 
 def test_every_config_joins_back_to_trails_split_by_split(loaded):

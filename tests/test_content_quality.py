@@ -14,8 +14,23 @@ from trailforge.render import Step, TrailSpec
 
 from .conftest import ROOT
 
-CONNECTIVE_WORDS = {"if", "then", "so", "but", "yet", "however", "therefore", "thus", "hence",
-                    "suppose", "assume", "imagine", "also", "moreover", "still"}
+CONNECTIVE_WORDS = {
+    "if",
+    "then",
+    "so",
+    "but",
+    "yet",
+    "however",
+    "therefore",
+    "thus",
+    "hence",
+    "suppose",
+    "assume",
+    "imagine",
+    "also",
+    "moreover",
+    "still",
+}
 
 
 @lru_cache(maxsize=None)
@@ -50,7 +65,8 @@ def sentence_problems(text: str) -> list[str]:
     if re.search(r"[.,]{2}", text.replace("...", "")):
         problems.append("doubled punctuation")
     if re.search(r"\b(\w+),? \1\b", text, flags=re.IGNORECASE) and not re.search(
-            r"\b(that that|had had)\b", text):
+        r"\b(that that|had had)\b", text
+    ):
         problems.append("doubled word")
     for line in text.splitlines():
         body = line.split(": ", 1)[-1] if re.match(r"^\w+: ", line) else line
@@ -73,22 +89,33 @@ def test_every_frame_renders_under_every_role_and_view_and_reads_well():
             for frame in domain.frames:
                 if not all(s.field in frame.fields for s in chain.slots if not s.optional):
                     continue
-                for (role, view), slot_choice in zip(product(loaded.recipe.roles, loaded.recipe.views),
-                                                     range(10**6)):
+                for (role, view), slot_choice in zip(
+                    product(loaded.recipe.roles, loaded.recipe.views), range(10**6)
+                ):
                     relations = loaded.renderer.register(role, loaded.grammar.relations)
                     steps = []
                     for s in chain.slots:
                         relation = frame.relations.get(s.field, s.relation)
                         options = relations[relation]
-                        steps.append(Step(s.kind, s.field, relation,
-                                          options[slot_choice % len(options)], frame.fields[s.field]))
+                        steps.append(
+                            Step(
+                                s.kind,
+                                s.field,
+                                relation,
+                                options[slot_choice % len(options)],
+                                frame.fields[s.field],
+                            )
+                        )
                     steps = tuple(steps)
-                    spec = TrailSpec(stage, chain.name, domain.name, frame.id, role, view,
-                                     slot_choice % 3)
+                    spec = TrailSpec(
+                        stage, chain.name, domain.name, frame.id, role, view, slot_choice % 3
+                    )
                     trail = loaded.renderer.render(spec, steps)
                     assert trail.text == trail.prompt + trail.completion
                     for problem in sentence_problems(trail.text):
-                        bad.append(f"{domain.name}/{frame.id} stage {stage} {role}/{view}: {problem}")
+                        bad.append(
+                            f"{domain.name}/{frame.id} stage {stage} {role}/{view}: {problem}"
+                        )
     assert not bad, "\n".join(bad[:30])
 
 
@@ -98,23 +125,36 @@ def test_flips_apply_somewhere_and_name_a_single_occurrence():
         for frame in domain.frames:
             for flip in frame.flips:
                 assert len(word_pattern(flip.source).findall(frame.fields[flip.step])) == 1
-                usable = [stage for stage, c in loaded.grammar.stages.items()
-                          if all(s.field in frame.fields for s in c.slots if not s.optional)
-                          and flip.applies(stage, [s.field for s in c.slots])]
+                usable = [
+                    stage
+                    for stage, c in loaded.grammar.stages.items()
+                    if all(s.field in frame.fields for s in c.slots if not s.optional)
+                    and flip.applies(stage, [s.field for s in c.slots])
+                ]
                 assert usable, f"{domain.name}/{frame.id}: a flip applies in no stage"
 
 
 def test_flips_are_not_mostly_modal_swaps():
-    modal = {frozenset(p) for p in (("can", "cannot"), ("likely", "unlikely"), ("no", "some"),
-                                    ("is", "is not"), ("does", "does not"), ("will", "will not"))}
+    modal = {
+        frozenset(p)
+        for p in (
+            ("can", "cannot"),
+            ("likely", "unlikely"),
+            ("no", "some"),
+            ("is", "is not"),
+            ("does", "does not"),
+            ("will", "will not"),
+        )
+    }
     flips = [f for d in inputs().content.domains.values() for fr in d.frames for f in fr.flips]
     swaps = sum(frozenset((f.source, f.target)) in modal for f in flips)
     assert swaps * 3 <= len(flips), (swaps, len(flips))
 
 
 def test_premise_2_is_a_distractor_or_takes_part_and_resolutions_use_their_relation():
-    frames = [f for d in inputs().content.domains.values() for f in d.frames
-              if "premise_2" in f.fields]
+    frames = [
+        f for d in inputs().content.domains.values() for f in d.frames if "premise_2" in f.fields
+    ]
     distractors = sum("premise_2" in f.distractors for f in frames)
     assert 0 < distractors < len(frames)  # both kinds are present
     relations = {f.relations.get("resolution", "counters") for f in frames}

@@ -13,7 +13,9 @@ def test_size_and_coverage(default_build):
     stats = default_build.stats
     assert default_build.rows >= 20_000
     assert set(stats["by_stage"]) == {"1", "2", "3", "4", "5"}
-    assert len(stats["by_domain"]) >= 12 and len(stats["by_role"]) >= 6 and len(stats["by_view"]) >= 4
+    assert (
+        len(stats["by_domain"]) >= 12 and len(stats["by_role"]) >= 6 and len(stats["by_view"]) >= 4
+    )
     assert set(stats["by_op"]) == {"base", "anchor", "synonym", "connective", "filler", "flip"}
     assert stats["distinct_base_trails"] == stats["families"]  # no two base trails are identical
     assert {"train", "validation", "test"} <= set(default_build.by_split)
@@ -28,7 +30,8 @@ def test_flips_at_every_stage_and_every_domain_in_every_split(default_build):
     assert flipped_stages == {1, 2, 3, 4, 5}
     for split in ("train", "validation", "test"):
         assert {r["domain"] for r in rows if r["split"] == split} == set(
-            default_build.stats["by_domain"]), split
+            default_build.stats["by_domain"]
+        ), split
 
 
 def test_the_default_build_passes_lint(default_build):
@@ -54,17 +57,23 @@ def test_no_row_outside_the_bound_under_any_target_tokenizer(default_build):
         children = tok.encode_batch([r["text"] for r in variants])
         for row, a, b in zip(variants, parents, children):
             d = token_distance(a, b)
-            bound = 3 if row["mutation"]["op"] == "flip" else 2  # max_flip_distance, max_token_distance
+            bound = (
+                3 if row["mutation"]["op"] == "flip" else 2
+            )  # max_flip_distance, max_token_distance
             assert 1 <= d <= bound and d == row["token_distance"][tok.label], row["id"]
 
 
 def test_every_prompt_tokenizes_as_a_prefix_of_prompt_plus_completion(default_build):
     """For every prompt/completion pair of every config (trails, prompt_completion, preference),
     under both default tokenizers: no trailing space, and tokens(prompt) prefix tokens(whole)."""
-    pairs = [(r["prompt"], r["completion"]) for r in
-             read_table(default_build.path, "prompt_completion").to_pylist()]
-    pairs += [(r["prompt"], r["completion"]) for r in read_table(default_build.path)
-              .select(["prompt", "completion"]).to_pylist()]
+    pairs = [
+        (r["prompt"], r["completion"])
+        for r in read_table(default_build.path, "prompt_completion").to_pylist()
+    ]
+    pairs += [
+        (r["prompt"], r["completion"])
+        for r in read_table(default_build.path).select(["prompt", "completion"]).to_pylist()
+    ]
     for r in read_table(default_build.path, "preference").to_pylist():
         pairs += [(r["prompt"], r["chosen"]), (r["prompt"], r["rejected"])]
     assert all(not p.endswith((" ", "\t")) for p, _ in pairs)
@@ -72,5 +81,5 @@ def test_every_prompt_tokenizes_as_a_prefix_of_prompt_plus_completion(default_bu
         tok = load_tokenizer(spec)
         heads = tok.encode_batch([p for p, _ in pairs])
         wholes = tok.encode_batch([p + c for p, c in pairs])
-        broken = [pairs[i] for i, (h, w) in enumerate(zip(heads, wholes)) if w[:len(h)] != h]
+        broken = [pairs[i] for i, (h, w) in enumerate(zip(heads, wholes)) if w[: len(h)] != h]
         assert not broken, (spec, len(broken), broken[:2])

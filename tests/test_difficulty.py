@@ -27,8 +27,12 @@ def tiny_lm(tmp_path_factory, torch_module):
 def _build(tmp_path, model, workers, name="out", shard_size=None):
     from trailforge.factory import build_version
 
-    recipe = load_recipe(MINI / "trailforge.yaml", output=str(tmp_path / name), limit=24,
-                         difficulty={"by": "surprisal", "model": str(model)})
+    recipe = load_recipe(
+        MINI / "trailforge.yaml",
+        output=str(tmp_path / name),
+        limit=24,
+        difficulty={"by": "surprisal", "model": str(model)},
+    )
     return build_version(recipe, workers=workers, shard_size=shard_size).path
 
 
@@ -66,21 +70,27 @@ def test_the_default_card_names_the_token_id_proxy(mini_build):
     assert "token-id proxy" in (mini_build / "README.md").read_text()
 
 
-@pytest.mark.parametrize("difficulty, message", [
-    ({"by": "surprisal"}, "needs a model"),
-    ({"by": "token_ids", "model": "some/model"}, "only with by: surprisal"),
-    ({"by": "loudness"}, "difficulty"),
-])
+@pytest.mark.parametrize(
+    "difficulty, message",
+    [
+        ({"by": "surprisal"}, "needs a model"),
+        ({"by": "token_ids", "model": "some/model"}, "only with by: surprisal"),
+        ({"by": "loudness"}, "difficulty"),
+    ],
+)
 def test_a_bad_difficulty_is_a_recipe_error(difficulty, message):
     with pytest.raises(RecipeError, match=message):
         load_recipe(MINI / "trailforge.yaml", difficulty=difficulty)
 
 
-def test_a_missing_or_non_causal_model_stops_the_build_with_exit_2(mini_copy, torch_module,
-                                                                     wordpiece_path):
+def test_a_missing_or_non_causal_model_stops_the_build_with_exit_2(
+    mini_copy, torch_module, wordpiece_path
+):
     recipe = mini_copy / "trailforge.yaml"
-    for model, message in (("no-such-model", "no model folder"),
-                           (str(wordpiece_path.parent), "not a causal language model")):
+    for model, message in (
+        ("no-such-model", "no model folder"),
+        (str(wordpiece_path.parent), "not a causal language model"),
+    ):
         text = recipe.read_text().split("\ndifficulty:")[0]
         recipe.write_text(text + f"\ndifficulty: {{by: surprisal, model: {model}}}\n")
         result = CliRunner().invoke(main, ["build", "--recipe", str(recipe), "--limit", "4"])

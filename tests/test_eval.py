@@ -32,7 +32,10 @@ def test_a_model_that_always_prefers_one_string():
 
 def test_ties_count_against_the_right_answer_and_groups_break_down():
     flat = lambda prompts, completions: [0.0] * len(completions)  # noqa: E731
-    questions = [Question("p", "a", ("b",), ("stage=1",)), Question("p", "a", ("b", "c"), ("stage=2",))]
+    questions = [
+        Question("p", "a", ("b",), ("stage=1",)),
+        Question("p", "a", ("b", "c"), ("stage=2",)),
+    ]
     report = measures.recall(questions, flat)
     assert report["accuracy_at_1"].value == 0
     assert report["by_stage"]["2"]["mean_rank"].value == 3
@@ -71,9 +74,25 @@ def test_eval_runs_on_a_build_with_a_tiny_gpt2(mini_build, tiny_gpt2, tmp_path):
     reference = tmp_path / "reference.txt"
     reference.write_text("The river rises in spring.\nA small boat crosses the lake.\n")
     out = tmp_path / "eval.json"
-    result = CliRunner().invoke(main, ["eval", str(mini_build), "--model", str(tiny_gpt2),
-                                       "--split", "test", "--sample", "6", "--out", str(out),
-                                       "--reference", str(reference), "--device", "cpu"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "eval",
+            str(mini_build),
+            "--model",
+            str(tiny_gpt2),
+            "--split",
+            "test",
+            "--sample",
+            "6",
+            "--out",
+            str(out),
+            "--reference",
+            str(reference),
+            "--device",
+            "cpu",
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     assert report["families"] >= 1 and out.with_suffix(".png").is_file()
@@ -87,19 +106,36 @@ def test_eval_runs_on_a_build_with_a_tiny_gpt2(mini_build, tiny_gpt2, tmp_path):
 def test_eval_runs_on_the_default_build(default_build, tiny_gpt2, tmp_path):
     for split in ("test", "ood"):
         out = tmp_path / f"{split}.json"
-        result = CliRunner().invoke(main, ["eval", str(default_build.path), "--model",
-                                           str(tiny_gpt2), "--split", split, "--sample", "8",
-                                           "--out", str(out), "--device", "cpu"])
+        result = CliRunner().invoke(
+            main,
+            [
+                "eval",
+                str(default_build.path),
+                "--model",
+                str(tiny_gpt2),
+                "--split",
+                split,
+                "--sample",
+                "8",
+                "--out",
+                str(out),
+                "--device",
+                "cpu",
+            ],
+        )
         assert result.exit_code == 0, result.output
         report = json.loads(out.read_text())
         assert report["families"] == 8 and report["recall"]["accuracy_at_1"]["n"] == 8
         assert report["stability"]["n"] == 8 and report["minimal_pairs"]["n"] > 0
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--model", "no/such/folder"], "no model folder"),
-    (["--model", "{tiny}", "--split", "nonexistent"], "has no 'nonexistent' rows"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model", "no/such/folder"], "no model folder"),
+        (["--model", "{tiny}", "--split", "nonexistent"], "has no 'nonexistent' rows"),
+    ],
+)
 def test_eval_bad_input_is_a_clear_error(mini_build, tiny_gpt2, args, message):
     args = [a.replace("{tiny}", str(tiny_gpt2)) for a in args]
     result = CliRunner().invoke(main, ["eval", str(mini_build), *args])
@@ -108,6 +144,7 @@ def test_eval_bad_input_is_a_clear_error(mini_build, tiny_gpt2, args, message):
 
 
 def test_eval_refuses_a_model_that_is_not_causal(mini_build, torch_module, wordpiece_path):
-    result = CliRunner().invoke(main, ["eval", str(mini_build), "--model",
-                                       str(wordpiece_path.parent)])  # the MiniLM encoder
+    result = CliRunner().invoke(
+        main, ["eval", str(mini_build), "--model", str(wordpiece_path.parent)]
+    )  # the MiniLM encoder
     assert result.exit_code == 2 and "not a causal language model" in result.output

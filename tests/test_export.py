@@ -21,8 +21,9 @@ def _counts(mini_build, config):
 
 
 def test_openai_sft_and_dpo_jsonl_per_split(mini_build, tmp_path):
-    result = CliRunner().invoke(main, ["export", str(mini_build), "--format", "openai",
-                                       "--out", str(tmp_path / "oa")])
+    result = CliRunner().invoke(
+        main, ["export", str(mini_build), "--format", "openai", "--out", str(tmp_path / "oa")]
+    )
     assert result.exit_code == 0, result.output
     for split, n in _counts(mini_build, "messages").items():
         rows = _lines(tmp_path / "oa" / "sft" / f"{split}.jsonl")
@@ -40,8 +41,12 @@ def test_openai_sft_and_dpo_jsonl_per_split(mini_build, tmp_path):
 
 def test_llama_factory_has_one_entry_per_config_and_split(mini_build, tmp_path):
     out = tmp_path / "lf"
-    assert CliRunner().invoke(main, ["export", str(mini_build), "--format", "llama-factory",
-                                     "--out", str(out)]).exit_code == 0
+    assert (
+        CliRunner()
+        .invoke(main, ["export", str(mini_build), "--format", "llama-factory", "--out", str(out)])
+        .exit_code
+        == 0
+    )
     info = json.loads((out / "dataset_info.json").read_text())
     for config in ("text", "prompt_completion", "messages", "preference", "preference_messages"):
         for split, n in _counts(mini_build, config).items():
@@ -56,11 +61,18 @@ def test_llama_factory_has_one_entry_per_config_and_split(mini_build, tmp_path):
 
 def test_axolotl_snippets_read_the_shards_in_place(mini_build, tmp_path):
     out = tmp_path / "ax"
-    assert CliRunner().invoke(main, ["export", str(mini_build), "--format", "axolotl",
-                                     "--out", str(out)]).exit_code == 0
+    assert (
+        CliRunner()
+        .invoke(main, ["export", str(mini_build), "--format", "axolotl", "--out", str(out)])
+        .exit_code
+        == 0
+    )
     files = read_manifest(mini_build)["files"]
-    for config, kind in (("text", "completion"), ("messages", "chat_template"),
-                         ("preference", "chatml.prompt_pairs")):
+    for config, kind in (
+        ("text", "completion"),
+        ("messages", "chat_template"),
+        ("preference", "chatml.prompt_pairs"),
+    ):
         snippet = yaml.safe_load((out / f"{config}.yaml").read_text())
         train = snippet["datasets"]
         assert len(train) == 1 and train[0]["type"] == kind
@@ -80,14 +92,18 @@ def test_export_streams_every_row_and_refuses_a_used_folder(mini_build, tmp_path
     assert CliRunner().invoke(main, args).exit_code == 0
     before = sorted(p.read_bytes() for p in out.rglob("*.jsonl"))
     result = CliRunner().invoke(main, args)
-    assert result.exit_code == 2 and "not empty" in result.output and "Traceback" not in result.output
+    assert (
+        result.exit_code == 2 and "not empty" in result.output and "Traceback" not in result.output
+    )
     assert sorted(p.read_bytes() for p in out.rglob("*.jsonl")) == before  # nothing overwritten
     total = sum(len(_lines(p)) for p in (out / "sft").glob("*.jsonl"))
     assert total == read_table(mini_build, "messages").num_rows
 
 
-@pytest.mark.parametrize("args, message", [(["--format", "csv"], "Invalid value"),
-                                           (["--format", "openai"], "dataset folder not found")])
+@pytest.mark.parametrize(
+    "args, message",
+    [(["--format", "csv"], "Invalid value"), (["--format", "openai"], "dataset folder not found")],
+)
 def test_export_bad_input(tmp_path, args, message):
     result = CliRunner().invoke(main, ["export", str(tmp_path / "nope"), *args])
     assert result.exit_code == 2 and message in result.output

@@ -58,22 +58,29 @@ def test_a_full_disk_keeps_the_finished_shards_for_resume(mini_copy, monkeypatch
     out = mini_copy / "out" / "mini"
     assert not (out / "0.0.1").exists()
     assert list(out.glob(".tmp-0.0.1-*/_parts/done/*.json"))  # finished shards are kept
-    resumed = factory.build_version(load_recipe(mini_copy / "trailforge.yaml"), workers=1,
-                                    shard_size=10, resume=True)
+    resumed = factory.build_version(
+        load_recipe(mini_copy / "trailforge.yaml"), workers=1, shard_size=10, resume=True
+    )
     assert resumed.resumed_shards >= 2 and (out / "0.0.1" / "manifest.json").is_file()
 
 
 VIEW_TAIL = "{% for s in steps %}{{ s.connective }} {{ s.text }}{% endfor %}"
 
 
-@pytest.mark.parametrize("view, message", [
-    ("{% for i in range(10**9) %}x{% endfor %}" + VIEW_TAIL, "too large a range"),
-    ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
-     + VIEW_TAIL, "ran past"),
-    ("{% macro again(n) %}{{ again(n) }}{% endmacro %}{{ again(1) }}" + VIEW_TAIL, "recurses"),
-    ("{% for i in range(90000) %}padding {% endfor %}" + VIEW_TAIL, "over the cap"),
-    ("{{ 1 // 0 }}" + VIEW_TAIL, "division"),
-])
+@pytest.mark.parametrize(
+    "view, message",
+    [
+        ("{% for i in range(10**9) %}x{% endfor %}" + VIEW_TAIL, "too large a range"),
+        (
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+            + VIEW_TAIL,
+            "ran past",
+        ),
+        ("{% macro again(n) %}{{ again(n) }}{% endmacro %}{{ again(1) }}" + VIEW_TAIL, "recurses"),
+        ("{% for i in range(90000) %}padding {% endfor %}" + VIEW_TAIL, "over the cap"),
+        ("{{ 1 // 0 }}" + VIEW_TAIL, "division"),
+    ],
+)
 def test_a_hostile_view_stops_the_build_cleanly(mini_copy, monkeypatch, view, message):
     import trailforge.render as render
 
@@ -110,8 +117,15 @@ def test_a_read_only_output_folder(mini_copy, tmp_path, monkeypatch):
     target = tmp_path / "read-only"
     target.mkdir()
     real_access = os.access
-    monkeypatch.setattr(os, "access", lambda path, mode, **kw: False if str(path).startswith(
-        str(target)) and mode == os.W_OK else real_access(path, mode, **kw))  # as root, chmod is moot
+    monkeypatch.setattr(
+        os,
+        "access",
+        lambda path, mode, **kw: (
+            False
+            if str(path).startswith(str(target)) and mode == os.W_OK
+            else real_access(path, mode, **kw)
+        ),
+    )  # as root, chmod is moot
     result = build(mini_copy / "trailforge.yaml", "--limit", "3", "--out", str(target))
     assert result.exit_code == 2 and "not writable" in result.output
     assert "Traceback" not in result.output and not any((target / "mini").rglob("*.parquet"))

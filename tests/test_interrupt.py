@@ -27,11 +27,13 @@ RUN_FIELDS = ("built_at", "build_seconds")
 
 def files_of(folder: Path) -> dict[str, bytes]:
     """Every file's bytes; the manifest without its RUN_FIELDS."""
-    files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*")
-             if p.is_file()}
+    files = {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
     manifest = json.loads(files.pop("manifest.json"))
-    files["manifest.json"] = json.dumps({k: v for k, v in manifest.items()
-                                         if k not in RUN_FIELDS}).encode()
+    files["manifest.json"] = json.dumps(
+        {k: v for k, v in manifest.items() if k not in RUN_FIELDS}
+    ).encode()
     return files
 
 
@@ -42,8 +44,10 @@ def data_of(folder: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def clean_build(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("clean")
-    return build_version(load_recipe(ROOT / "trailforge.yaml", output=str(out), version="0.0.2",
-                                     limit=LIMIT), workers=2).path
+    return build_version(
+        load_recipe(ROOT / "trailforge.yaml", output=str(out), version="0.0.2", limit=LIMIT),
+        workers=2,
+    ).path
 
 
 def lingering(marker: str, grace: float = 5.0) -> list[int]:
@@ -53,8 +57,11 @@ def lingering(marker: str, grace: float = 5.0) -> list[int]:
         found = []
         for proc in Path("/proc").iterdir():
             try:
-                if proc.name.isdigit() and marker in (proc / "cmdline").read_bytes().decode(
-                        errors="replace") and (proc / "stat").read_text().split()[2] != "Z":
+                if (
+                    proc.name.isdigit()
+                    and marker in (proc / "cmdline").read_bytes().decode(errors="replace")
+                    and (proc / "stat").read_text().split()[2] != "Z"
+                ):
                     found.append(int(proc.name))
             except OSError:
                 continue
@@ -69,13 +76,32 @@ def finished_markers(parent: Path) -> int:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
 def test_killed_build_leaves_no_version_and_resumes(tmp_path, sig, clean_build):
-    earlier = build_version(load_recipe(ROOT / "trailforge.yaml", output=str(tmp_path),
-                                        version="0.0.1", limit=20), workers=1)
+    earlier = build_version(
+        load_recipe(ROOT / "trailforge.yaml", output=str(tmp_path), version="0.0.1", limit=20),
+        workers=1,
+    )
     before = files_of(earlier.path)
     process = subprocess.Popen(
-        [sys.executable, "-m", "trailforge", "build", "--recipe", str(ROOT / "trailforge.yaml"),
-         "--out", str(tmp_path), "--version", "0.0.2", "--limit", str(LIMIT), "--workers", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "80"})
+        [
+            sys.executable,
+            "-m",
+            "trailforge",
+            "build",
+            "--recipe",
+            str(ROOT / "trailforge.yaml"),
+            "--out",
+            str(tmp_path),
+            "--version",
+            "0.0.2",
+            "--limit",
+            str(LIMIT),
+            "--workers",
+            "2",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "COLUMNS": "80"},
+    )
     parent = tmp_path / "ski-tracks"
     deadline = time.monotonic() + 120
     while finished_markers(parent) < 2:
@@ -90,8 +116,11 @@ def test_killed_build_leaves_no_version_and_resumes(tmp_path, sig, clean_build):
     assert files_of(earlier.path) == before
     kept = finished_markers(parent)
     assert kept >= 2
-    resumed = build_version(load_recipe(ROOT / "trailforge.yaml", output=str(tmp_path),
-                                        version="0.0.2", limit=LIMIT), workers=2, resume=True)
+    resumed = build_version(
+        load_recipe(ROOT / "trailforge.yaml", output=str(tmp_path), version="0.0.2", limit=LIMIT),
+        workers=2,
+        resume=True,
+    )
     assert resumed.resumed_shards >= 2
     assert data_of(resumed.path) == data_of(clean_build)
     resumed_files, clean_files = files_of(resumed.path), files_of(clean_build)
@@ -119,11 +148,13 @@ def test_resume_rebuilds_damaged_shards_and_matches_a_clean_build(mini_copy):
     temp = next((mini_copy / "out" / "mini").glob(".tmp-0.0.1-*"))
     parts = sorted((temp / "_parts" / "trails").rglob("part-00001.arrow"))
     parts[0].write_bytes(parts[0].read_bytes()[:-3] + b"xyz")  # damage shard 1
-    resumed = build_version(load_recipe(mini_copy / "trailforge.yaml"), workers=1, resume=True,
-                            shard_size=10)
+    resumed = build_version(
+        load_recipe(mini_copy / "trailforge.yaml"), workers=1, resume=True, shard_size=10
+    )
     assert resumed.resumed_shards == 2  # shards 0 and 2 kept, shard 1 rebuilt
-    clean = build_version(load_recipe(mini_copy / "trailforge.yaml", output=str(mini_copy / "o2")),
-                          workers=2)
+    clean = build_version(
+        load_recipe(mini_copy / "trailforge.yaml", output=str(mini_copy / "o2")), workers=2
+    )
     assert data_of(resumed.path) == data_of(clean.path)
 
 
@@ -132,7 +163,8 @@ def test_without_resume_a_partial_build_starts_over(mini_copy):
         raise Stop
 
     with pytest.raises(Stop):
-        build_version(load_recipe(mini_copy / "trailforge.yaml"), workers=1, shard_size=10,
-                      on_progress=stop)
+        build_version(
+            load_recipe(mini_copy / "trailforge.yaml"), workers=1, shard_size=10, on_progress=stop
+        )
     result = build_version(load_recipe(mini_copy / "trailforge.yaml"), workers=1, shard_size=10)
     assert result.resumed_shards == 0 and result.path.exists()

@@ -21,9 +21,44 @@ TIKTOKEN = ["o200k_base", "cl100k_base", "voyage3_base"]
 
 # Pieces that stress pre-tokenizers: contractions, digit runs, runs of spaces and newlines,
 # punctuation, case changes, accents (precomposed and combining), ligatures, CJK, emoji.
-FRAGMENTS = ["the", "rod", "Rod", "ROD", "expands", " ", "  ", "\n", "\n\n", "\t", "'s", "'re",
-             "don't", "1", "23", "4567", ",", ".", "...", "—", "-", "(", ")", "é", "e\u0301",
-             "ﬁ", "İ", "中文", "🙂", "x", "a", "I", "IS", "the rod", " rod", "rod "]
+FRAGMENTS = [
+    "the",
+    "rod",
+    "Rod",
+    "ROD",
+    "expands",
+    " ",
+    "  ",
+    "\n",
+    "\n\n",
+    "\t",
+    "'s",
+    "'re",
+    "don't",
+    "1",
+    "23",
+    "4567",
+    ",",
+    ".",
+    "...",
+    "—",
+    "-",
+    "(",
+    ")",
+    "é",
+    "e\u0301",
+    "ﬁ",
+    "İ",
+    "中文",
+    "🙂",
+    "x",
+    "a",
+    "I",
+    "IS",
+    "the rod",
+    " rod",
+    "rod ",
+]
 texts = st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=3), max_size=40).map("".join)
 edits = st.tuples(st.integers(0, 10_000), st.integers(0, 4), texts.map(lambda t: t[:12]))
 
@@ -31,7 +66,7 @@ edits = st.tuples(st.integers(0, 10_000), st.integers(0, 4), texts.map(lambda t:
 def apply(text: str, edit: tuple[int, int, str]) -> str:
     start, length, insert = edit
     start %= len(text) + 1
-    return text[:start] + insert + text[start + length:]
+    return text[:start] + insert + text[start + length :]
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +81,14 @@ def tokenizers(tmp_path_factory, wordpiece_path):
 
 def test_locality_is_claimed_only_where_proven(tokenizers):
     local = {tok.label: tok.local for tok in tokenizers}
-    assert local == {"o200k_base": True, "cl100k_base": True, "voyage3_base": True,
-                     "model": True, "bytelevel": True, "sentencepiece": False}
+    assert local == {
+        "o200k_base": True,
+        "cl100k_base": True,
+        "voyage3_base": True,
+        "model": True,
+        "bytelevel": True,
+        "sentencepiece": False,
+    }
 
 
 @given(text=texts, first=edits, second=edits)
@@ -76,28 +117,47 @@ def test_one_word_edit_reencodes_a_small_window(tokenizers):
 
 
 def _config(**changes) -> dict:
-    config = {"normalizer": {"type": "BertNormalizer", "lowercase": True},
-              "pre_tokenizer": {"type": "BertPreTokenizer"},
-              "model": {"type": "WordPiece"},
-              "added_tokens": [{"content": "[CLS]", "lstrip": False, "rstrip": False}]}
+    config = {
+        "normalizer": {"type": "BertNormalizer", "lowercase": True},
+        "pre_tokenizer": {"type": "BertPreTokenizer"},
+        "model": {"type": "WordPiece"},
+        "added_tokens": [{"content": "[CLS]", "lstrip": False, "rstrip": False}],
+    }
     config.update(changes)
     return config
 
 
-@pytest.mark.parametrize("changes, local", [
-    ({}, True),
-    ({"normalizer": None}, True),
-    ({"pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "Whitespace"},
-                                                               {"type": "Digits"}]}}, True),
-    ({"pre_tokenizer": {"type": "Metaspace"}}, False),
-    ({"pre_tokenizer": {"type": "ByteLevel", "use_regex": False}}, False),
-    ({"normalizer": {"type": "Sequence", "normalizers": [{"type": "NFC"},
-                                                         {"type": "Replace"}]}}, False),
-    ({"normalizer": {"type": "Strip"}}, False),
-    ({"model": {"type": "BPE", "dropout": 0.1}}, False),
-    ({"added_tokens": [{"content": "<mask>", "lstrip": True, "rstrip": False}]}, False),
-    ({"added_tokens": [{"content": "new line", "lstrip": False, "rstrip": False}]}, False),
-])
+@pytest.mark.parametrize(
+    "changes, local",
+    [
+        ({}, True),
+        ({"normalizer": None}, True),
+        (
+            {
+                "pre_tokenizer": {
+                    "type": "Sequence",
+                    "pretokenizers": [{"type": "Whitespace"}, {"type": "Digits"}],
+                }
+            },
+            True,
+        ),
+        ({"pre_tokenizer": {"type": "Metaspace"}}, False),
+        ({"pre_tokenizer": {"type": "ByteLevel", "use_regex": False}}, False),
+        (
+            {
+                "normalizer": {
+                    "type": "Sequence",
+                    "normalizers": [{"type": "NFC"}, {"type": "Replace"}],
+                }
+            },
+            False,
+        ),
+        ({"normalizer": {"type": "Strip"}}, False),
+        ({"model": {"type": "BPE", "dropout": 0.1}}, False),
+        ({"added_tokens": [{"content": "<mask>", "lstrip": True, "rstrip": False}]}, False),
+        ({"added_tokens": [{"content": "new line", "lstrip": False, "rstrip": False}]}, False),
+    ],
+)
 def test_pipelines_with_unproven_locality_fall_back(changes, local):
     assert is_local_pipeline(json.loads(json.dumps(_config(**changes)))) is local
 
@@ -107,6 +167,9 @@ def test_tokenizers_without_locality_encode_whole_texts(wordpiece_path):
     text = "Suppose the steel rod is heated evenly."
     parent = folder.encode(text)
     splice = folder.encode_edit(text, parent, text.replace("evenly", "slowly"))
-    assert not folder.local and splice.new == folder.encode_batch([text.replace("evenly", "slowly")])[0]
+    assert (
+        not folder.local
+        and splice.new == folder.encode_batch([text.replace("evenly", "slowly")])[0]
+    )
     with pytest.raises(TokenizerError, match="no token offsets"):
         parent.starts

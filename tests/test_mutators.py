@@ -72,7 +72,9 @@ def check_family(family, toks, bound=BOUND, flip_bound=FLIP_BOUND):
             assert member.op != "flip"
             if parent.walk is not None:
                 assert parent.walk == member.walk
-                assert all(new > old for new, old in zip(member.base_distance, parent.base_distance))
+                assert all(
+                    new > old for new, old in zip(member.base_distance, parent.base_distance)
+                )
         assert member.label_flipped == (member.op == "flip" or parent.label_flipped)
     texts = [m.trail.text for m in family]
     assert len(set(texts)) == len(texts)
@@ -80,8 +82,12 @@ def check_family(family, toks, bound=BOUND, flip_bound=FLIP_BOUND):
 
 items = st.builds(
     lambda stage, frame, role, view, voice: (stage, frame, role, view, voice),
-    st.integers(1, 5), st.integers(0, 4), st.sampled_from(["student", "teacher", "critic"]),
-    st.sampled_from(["prose", "steps", "qa", "keyvalue"]), st.integers(0, 2))
+    st.integers(1, 5),
+    st.integers(0, 4),
+    st.sampled_from(["student", "teacher", "critic"]),
+    st.sampled_from(["prose", "steps", "qa", "keyvalue"]),
+    st.integers(0, 2),
+)
 
 
 @pytest.mark.parametrize("which", TOKENIZER_SETS)
@@ -98,8 +104,16 @@ def test_every_variant_is_within_the_bound(which, op, item, seed):
     work = WorkItem(stage, frame.domain, frame.id, role, view, voice, key="k")
     rng = random.Random(seed)
     base, ctx = base_trail(loaded, work, rng)
-    grower = FamilyGrower(loaded.renderer, toks, prepared(loaded, [op]), BOUND,
-                          variants_per_trail=3, walks=1, walk_depth=3, flip_bound=FLIP_BOUND)
+    grower = FamilyGrower(
+        loaded.renderer,
+        toks,
+        prepared(loaded, [op]),
+        BOUND,
+        variants_per_trail=3,
+        walks=1,
+        walk_depth=3,
+        flip_bound=FLIP_BOUND,
+    )
     family = grower.grow(base, ctx, rng)
     check_family(family, toks)
     assert sum(grower.stats.kept.values()) == len(family) - 1
@@ -110,8 +124,11 @@ long_clause = st.text(st.characters(blacklist_categories=("Cs",)), min_size=200,
 
 
 @pytest.mark.parametrize("which", ["cl100k_base", "wordpiece"])
-@given(texts=st.lists(clause | long_clause, min_size=2, max_size=4), seed=st.integers(0, 2**16),
-       flip_word=st.integers(0, 50))
+@given(
+    texts=st.lists(clause | long_clause, min_size=2, max_size=4),
+    seed=st.integers(0, 2**16),
+    flip_word=st.integers(0, 50),
+)
 def test_arbitrary_text_gives_valid_variants_or_nothing(which, texts, seed, flip_word):
     loaded = inputs()
     toks = tokenizers(which)
@@ -119,28 +136,72 @@ def test_arbitrary_text_gives_valid_variants_or_nothing(which, texts, seed, flip
     relations = ["given", "follows", "opposes", "concludes"]
     fields = ["premise", "consequence", "complication", "conclusion"]
     last = len(texts) - 1
-    steps = tuple(Step(kinds[i] if i < last else "conclusion", fields[i] if i < last else "conclusion",
-                       relations[i] if i < last else "concludes",
-                       ["Suppose", "Then", "But", "Therefore,"][i if i < last else 3], t)
-                  for i, t in enumerate(texts))
+    steps = tuple(
+        Step(
+            kinds[i] if i < last else "conclusion",
+            fields[i] if i < last else "conclusion",
+            relations[i] if i < last else "concludes",
+            ["Suppose", "Then", "But", "Therefore,"][i if i < last else 3],
+            t,
+        )
+        for i, t in enumerate(texts)
+    )
     words = texts[0].split()
-    flips = (Flip(step="premise", source=words[flip_word % len(words)], target="x",
-                  conclusions={"conclusion": "it flips"}, relations={"premise": "adds"}),) \
-        if words else ()
-    frame = Frame(id="adversarial", domain="physics", fields={s.field: s.text for s in steps},
-                  flips=flips, anchors={"premise": words[0]} if words else {})
-    domain = Domain(name="physics", title="Physics", frames=(frame,),
-                    synonyms=(("a", "b"), ("the", "a")))
+    flips = (
+        (
+            Flip(
+                step="premise",
+                source=words[flip_word % len(words)],
+                target="x",
+                conclusions={"conclusion": "it flips"},
+                relations={"premise": "adds"},
+            ),
+        )
+        if words
+        else ()
+    )
+    frame = Frame(
+        id="adversarial",
+        domain="physics",
+        fields={s.field: s.text for s in steps},
+        flips=flips,
+        anchors={"premise": words[0]} if words else {},
+    )
+    domain = Domain(
+        name="physics", title="Physics", frames=(frame,), synonyms=(("a", "b"), ("the", "a"))
+    )
     ctx = MutationContext(frame=frame, domain=domain, relations=loaded.grammar.relations)
-    mutators = {m.op: m for m in (AnchorMutator(("[!] {}", "{} (!)", "[KEY] {}")),
-                                  SynonymMutator(contractions=(("is not", "isn't"),)),
-                                  ConnectiveMutator(), FillerMutator(("clearly",)), FlipMutator())}
+    mutators = {
+        m.op: m
+        for m in (
+            AnchorMutator(("[!] {}", "{} (!)", "[KEY] {}")),
+            SynonymMutator(contractions=(("is not", "isn't"),)),
+            ConnectiveMutator(),
+            FillerMutator(("clearly",)),
+            FlipMutator(),
+        )
+    }
     assert set(mutators) == set(MUTATORS)  # every registered mutator takes part
-    spec = TrailSpec(stage=3, chain="complicated", domain="physics", frame_id="adversarial",
-                     role="student", view="prose", voice=0)
+    spec = TrailSpec(
+        stage=3,
+        chain="complicated",
+        domain="physics",
+        frame_id="adversarial",
+        role="student",
+        view="prose",
+        voice=0,
+    )
     base = loaded.renderer.render(spec, steps)
-    grower = FamilyGrower(loaded.renderer, toks, mutators, BOUND, variants_per_trail=5,
-                          walks=1, walk_depth=3, flip_bound=FLIP_BOUND)
+    grower = FamilyGrower(
+        loaded.renderer,
+        toks,
+        mutators,
+        BOUND,
+        variants_per_trail=5,
+        walks=1,
+        walk_depth=3,
+        flip_bound=FLIP_BOUND,
+    )
     family = grower.grow(base, ctx, random.Random(seed))
     check_family(family, toks)
 

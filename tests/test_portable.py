@@ -27,8 +27,12 @@ def built(tmp_path_factory):
     home = tmp_path_factory.mktemp("machine-home")
     (home / "tokenizers").mkdir()
     tok = byte_level_bpe(home / "tokenizers" / "mytok.json", 700)
-    recipe = load_recipe(MINI / "trailforge.yaml", output=str(home / "out"), limit=8,
-                         tokenizers=[f"mine={tok.resolve()}", "o200k_base"])
+    recipe = load_recipe(
+        MINI / "trailforge.yaml",
+        output=str(home / "out"),
+        limit=8,
+        tokenizers=[f"mine={tok.resolve()}", "o200k_base"],
+    )
     path = build_version(recipe, workers=1).path
     kept = tmp_path_factory.mktemp("elsewhere") / "renamed.json"
     shutil.move(tok, kept)  # the original path no longer exists
@@ -68,7 +72,9 @@ def test_tokenizer_dir_finds_the_file_by_its_hash(built, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     result = CliRunner().invoke(main, ["verify", str(copy), "--tokenizer-dir", str(empty)])
-    assert result.exit_code == 2 and "no file in" in result.output and "Traceback" not in result.output
+    assert (
+        result.exit_code == 2 and "no file in" in result.output and "Traceback" not in result.output
+    )
 
 
 def test_a_stray_file_is_a_breach_and_is_never_published(built, tmp_path):

@@ -66,8 +66,9 @@ class RecordingHub:
     def create_commit(self, repo_id, operations, **kw):
         ops = [(type(op).__name__, op.path_in_repo) for op in operations]
         self._record("create_commit", repo_id=repo_id, operations=ops, **kw)
-        return SimpleNamespace(commit_url=f"https://huggingface.co/datasets/{repo_id}/commit/abc123",
-                               oid="abc123")
+        return SimpleNamespace(
+            commit_url=f"https://huggingface.co/datasets/{repo_id}/commit/abc123", oid="abc123"
+        )
 
     def create_tag(self, repo_id, **kw):
         self._record("create_tag", repo_id=repo_id, **kw)
@@ -88,23 +89,41 @@ def manifest_of(version):
 
 
 def test_one_commit_with_every_file_then_a_tag(version):
-    hub = RecordingHub(files=["README.md", "data/trails/train-00000-of-00003.parquet",
-                              "data/old_layout/x.parquet"])
+    hub = RecordingHub(
+        files=["README.md", "data/trails/train-00000-of-00003.parquet", "data/old_layout/x.parquet"]
+    )
     result = publish(version, "me/ski", api=hub, token=SECRET)
-    assert hub.names() == ["create_repo", "list_repo_refs", "hf_hub_download", "list_repo_files",
-                           "create_commit", "create_tag"]
+    assert hub.names() == [
+        "create_repo",
+        "list_repo_refs",
+        "hf_hub_download",
+        "list_repo_files",
+        "create_commit",
+        "create_tag",
+    ]
     create_repo = hub.calls[0][1]
-    assert create_repo == {"repo_id": "me/ski", "repo_type": "dataset", "private": False,
-                           "exist_ok": True}
+    assert create_repo == {
+        "repo_id": "me/ski",
+        "repo_type": "dataset",
+        "private": False,
+        "exist_ok": True,
+    }
     commit = dict(hub.calls)["create_commit"]
     local = sorted(p.relative_to(version).as_posix() for p in version.rglob("*") if p.is_file())
     assert sorted(p for op, p in commit["operations"] if op == "CommitOperationAdd") == local
     assert sorted(p for op, p in commit["operations"] if op == "CommitOperationDelete") == [
-        "data/old_layout/x.parquet", "data/trails/train-00000-of-00003.parquet"]
+        "data/old_layout/x.parquet",
+        "data/trails/train-00000-of-00003.parquet",
+    ]
     assert commit["revision"] == "main" and commit["repo_type"] == "dataset"
     assert commit["commit_message"] == "trailforge: mini 0.0.1"
-    assert dict(hub.calls)["create_tag"] == {"repo_id": "me/ski", "tag": "v0.0.1", "revision": "abc123",
-                                             "repo_type": "dataset", "tag_message": "mini 0.0.1"}
+    assert dict(hub.calls)["create_tag"] == {
+        "repo_id": "me/ski",
+        "tag": "v0.0.1",
+        "revision": "abc123",
+        "repo_type": "dataset",
+        "tag_message": "mini 0.0.1",
+    }
     assert result.commit_url.endswith("/commit/abc123")
     assert result.plan.load_hint == 'datasets.load_dataset("me/ski", revision="v0.0.1")'
 
@@ -112,8 +131,10 @@ def test_one_commit_with_every_file_then_a_tag(version):
 def test_other_branch_is_created(version):
     hub = RecordingHub()
     publish(version, "me/ski", api=hub, branch="release", private=True)
-    assert ("create_branch", {"repo_id": "me/ski", "branch": "release", "repo_type": "dataset",
-                              "exist_ok": True}) in hub.calls
+    assert (
+        "create_branch",
+        {"repo_id": "me/ski", "branch": "release", "repo_type": "dataset", "exist_ok": True},
+    ) in hub.calls
     assert dict(hub.calls)["create_commit"]["revision"] == "release"
     assert dict(hub.calls)["create_repo"]["private"] is True
 
@@ -148,9 +169,16 @@ def test_failing_verify_refuses_and_sends_nothing(version):
     assert hub.calls == []
 
 
-@pytest.mark.parametrize("status, hint", [(401, "HF_TOKEN"), (403, "write access"),
-                                          (404, "--repo-id"), (429, "rate-limiting"),
-                                          (503, "try again later")])
+@pytest.mark.parametrize(
+    "status, hint",
+    [
+        (401, "HF_TOKEN"),
+        (403, "write access"),
+        (404, "--repo-id"),
+        (429, "rate-limiting"),
+        (503, "try again later"),
+    ],
+)
 def test_hub_errors_become_clear_errors_without_the_token(version, status, hint, monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     response = httpx.Response(status, request=httpx.Request("POST", "https://hub/api"))
@@ -184,8 +212,9 @@ def test_dry_run_prints_the_plan_offline_and_touches_nothing(version, monkeypatc
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_TOKEN", SECRET)
     before = {p: p.read_bytes() for p in version.rglob("*") if p.is_file()}
-    result = CliRunner().invoke(cli.main, ["publish", str(version), "--repo-id", "me/ski",
-                                           "--dry-run"])
+    result = CliRunner().invoke(
+        cli.main, ["publish", str(version), "--repo-id", "me/ski", "--dry-run"]
+    )
     assert result.exit_code == 0, result.output
     assert "v0.0.1" in result.output and "manifest.json" in result.output
     assert "nothing was sent" in result.output and SECRET not in result.output
@@ -194,8 +223,9 @@ def test_dry_run_prints_the_plan_offline_and_touches_nothing(version, monkeypatc
 
 def test_token_env_must_be_set_and_never_printed(version, monkeypatch):
     monkeypatch.delenv("MY_TOKEN", raising=False)
-    result = CliRunner().invoke(cli.main, ["publish", str(version), "--repo-id", "me/ski",
-                                           "--token-env", "MY_TOKEN"])
+    result = CliRunner().invoke(
+        cli.main, ["publish", str(version), "--repo-id", "me/ski", "--token-env", "MY_TOKEN"]
+    )
     assert result.exit_code == 2 and "MY_TOKEN is not set" in result.output
 
 

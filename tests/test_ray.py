@@ -9,12 +9,20 @@ from .conftest import MINI
 
 
 def test_ray_engine_gives_identical_bytes(ray_module, mini_build, tmp_path):
-    result = build_version(load_recipe(MINI / "trailforge.yaml", output=str(tmp_path)),
-                           workers=2, engine="ray", shard_size=8)
-    built = {p.relative_to(result.path).as_posix(): p.read_bytes()
-             for p in sorted(result.path.rglob("*.parquet"))}
-    local = {p.relative_to(mini_build).as_posix(): p.read_bytes()
-             for p in sorted(mini_build.rglob("*.parquet"))}
+    result = build_version(
+        load_recipe(MINI / "trailforge.yaml", output=str(tmp_path)),
+        workers=2,
+        engine="ray",
+        shard_size=8,
+    )
+    built = {
+        p.relative_to(result.path).as_posix(): p.read_bytes()
+        for p in sorted(result.path.rglob("*.parquet"))
+    }
+    local = {
+        p.relative_to(mini_build).as_posix(): p.read_bytes()
+        for p in sorted(mini_build.rglob("*.parquet"))
+    }
     assert built == local
     assert not ray_module.is_initialized()  # the engine shuts down the Ray it started
 
@@ -37,9 +45,16 @@ def test_ray_engine_builds_the_same_worlds(ray_module, tmp_path):
     from .conftest import ROOT
 
     def recipe(out: str):
-        return load_recipe(ROOT / "recipes" / "worlds.yaml", output=str(tmp_path / out),
-                           worlds={"frames": 60, "ood_frames": 6, "stages_per_frame": 1,
-                                   "banks": "../content/worlds/banks.yaml"})
+        return load_recipe(
+            ROOT / "recipes" / "worlds.yaml",
+            output=str(tmp_path / out),
+            worlds={
+                "frames": 60,
+                "ood_frames": 6,
+                "stages_per_frame": 1,
+                "banks": "../content/worlds/banks.yaml",
+            },
+        )
 
     local = build_version(recipe("local"), workers=1, shard_size=16).path
     ray = build_version(recipe("ray"), workers=2, engine="ray", shard_size=16).path

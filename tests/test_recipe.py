@@ -1,4 +1,3 @@
-
 import pytest
 
 from trailforge.errors import RecipeError
@@ -20,15 +19,18 @@ def test_overrides_replace_fields_and_none_keeps_them():
     assert recipe.limit is None
 
 
-@pytest.mark.parametrize("line, message, lineno", [
-    ("version: one", "semantic version", 2),
-    ("colour: blue", "Extra inputs are not permitted", 5),
-    ("splits: {train: 0.5, test: 0.1}", "sum to 1", 5),
-    ("max_token_distance: 0", "greater than or equal to 1", 5),
-    ("ood: {views: [poster]}", "ood.views ['poster'] are not in views", 5),
-    ("anchors: {tags: ['-> {}']}", "reads as logic", 5),
-    ("worlds: {frames: 0}", "greater than or equal to 1", 5),
-])
+@pytest.mark.parametrize(
+    "line, message, lineno",
+    [
+        ("version: one", "semantic version", 2),
+        ("colour: blue", "Extra inputs are not permitted", 5),
+        ("splits: {train: 0.5, test: 0.1}", "sum to 1", 5),
+        ("max_token_distance: 0", "greater than or equal to 1", 5),
+        ("ood: {views: [poster]}", "ood.views ['poster'] are not in views", 5),
+        ("anchors: {tags: ['-> {}']}", "reads as logic", 5),
+        ("worlds: {frames: 0}", "greater than or equal to 1", 5),
+    ],
+)
 def test_bad_recipes_point_at_the_line(tmp_path, line, message, lineno):
     base = {"name": "x", "version": "0.1.0", "roles": "[student]", "views": "[prose]"}
     key = line.split(":")[0]
@@ -50,8 +52,10 @@ def test_missing_recipe_is_a_clear_error(tmp_path):
 
 def test_curriculum_stages_once(tmp_path):
     path = tmp_path / "r.yaml"
-    path.write_text("name: x\nversion: 0.1.0\nroles: [a]\nviews: [b]\n"
-                    "curriculum:\n  - {stage: 1}\n  - {stage: 1}\n")
+    path.write_text(
+        "name: x\nversion: 0.1.0\nroles: [a]\nviews: [b]\n"
+        "curriculum:\n  - {stage: 1}\n  - {stage: 1}\n"
+    )
     with pytest.raises(RecipeError, match="each stage may appear once") as info:
         load_recipe(path)
     assert info.value.line == 5

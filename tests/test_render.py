@@ -9,14 +9,23 @@ from trailforge.render import Renderer, Step, TrailSpec
 
 from .conftest import ROOT
 
-STEPS = (Step("premise", "premise", "given", "Suppose", "a steel rod is heated"),
-         Step("consequence", "consequence", "follows", "Then", "the rod expands"),
-         Step("conclusion", "conclusion", "concludes", "Therefore,", "the rod gets longer"))
+STEPS = (
+    Step("premise", "premise", "given", "Suppose", "a steel rod is heated"),
+    Step("consequence", "consequence", "follows", "Then", "the rod expands"),
+    Step("conclusion", "conclusion", "concludes", "Therefore,", "the rod gets longer"),
+)
 
 
 def spec(role="teacher", view="prose"):
-    return TrailSpec(stage=2, chain="direct", domain="physics", frame_id="heated-rod",
-                     role=role, view=view, voice=1)
+    return TrailSpec(
+        stage=2,
+        chain="direct",
+        domain="physics",
+        frame_id="heated-rod",
+        role=role,
+        view=view,
+        voice=1,
+    )
 
 
 @pytest.fixture
@@ -37,30 +46,72 @@ def test_every_role_and_view_splits_prompt_and_completion(role, view):
     assert trail.conclusion == "the rod gets longer"
 
 
-WORDS = st.lists(st.sampled_from(["rod", "heated", "Ice", "1790", "can't", "is", "longer",
-                                   "e.g.", "(dry)", "x-ray", "5%", "naïve", "CO2", "its"]),
-                 min_size=1, max_size=6).map(" ".join)
-CONNECTIVES = st.sampled_from(["Therefore,", "So", "Hence", "It follows that", "Thus,", "As a result,"])
+WORDS = st.lists(
+    st.sampled_from(
+        [
+            "rod",
+            "heated",
+            "Ice",
+            "1790",
+            "can't",
+            "is",
+            "longer",
+            "e.g.",
+            "(dry)",
+            "x-ray",
+            "5%",
+            "naïve",
+            "CO2",
+            "its",
+        ]
+    ),
+    min_size=1,
+    max_size=6,
+).map(" ".join)
+CONNECTIVES = st.sampled_from(
+    ["Therefore,", "So", "Hence", "It follows that", "Thus,", "As a result,"]
+)
 RENDERER = Renderer(ROOT / "templates", {"physics": "Physics"})
 
 
-@given(role=st.sampled_from(["student", "teacher", "critic", "child", "scientist", "skeptic"]),
-       view=st.sampled_from(["prose", "steps", "qa", "keyvalue"]), voice=st.integers(0, 19),
-       premise=WORDS, middle=WORDS, conclusion=WORDS, connective=CONNECTIVES)
-def test_prompt_tokens_are_a_prefix_of_the_whole_texts_tokens(role, view, voice, premise, middle,
-                                                              conclusion, connective):
+@given(
+    role=st.sampled_from(["student", "teacher", "critic", "child", "scientist", "skeptic"]),
+    view=st.sampled_from(["prose", "steps", "qa", "keyvalue"]),
+    voice=st.integers(0, 19),
+    premise=WORDS,
+    middle=WORDS,
+    conclusion=WORDS,
+    connective=CONNECTIVES,
+)
+def test_prompt_tokens_are_a_prefix_of_the_whole_texts_tokens(
+    role, view, voice, premise, middle, conclusion, connective
+):
     from trailforge.tokenize import load_tokenizer
 
-    steps = (Step("premise", "premise", "given", "Suppose", premise),
-             Step("consequence", "consequence", "follows", "Then", middle),
-             Step("conclusion", "conclusion", "concludes", connective, conclusion))
-    trail = RENDERER.render(TrailSpec(stage=2, chain="direct", domain="physics", frame_id="f",
-                                      role=role, view=view, voice=voice), steps)
-    assert trail.text == trail.prompt + trail.completion and trail.prompt == trail.prompt.rstrip(" ")
+    steps = (
+        Step("premise", "premise", "given", "Suppose", premise),
+        Step("consequence", "consequence", "follows", "Then", middle),
+        Step("conclusion", "conclusion", "concludes", connective, conclusion),
+    )
+    trail = RENDERER.render(
+        TrailSpec(
+            stage=2,
+            chain="direct",
+            domain="physics",
+            frame_id="f",
+            role=role,
+            view=view,
+            voice=voice,
+        ),
+        steps,
+    )
+    assert trail.text == trail.prompt + trail.completion and trail.prompt == trail.prompt.rstrip(
+        " "
+    )
     for name in ("o200k_base", "cl100k_base"):
         tok = load_tokenizer(name)
         head, whole = tok.encode(trail.prompt).ids, tok.encode(trail.text).ids
-        assert whole[:len(head)] == head, (name, trail.prompt[-30:], trail.completion[:30])
+        assert whole[: len(head)] == head, (name, trail.prompt[-30:], trail.completion[:30])
 
 
 def test_undefined_variable_names_template_and_line(templates):
@@ -71,15 +122,30 @@ def test_undefined_variable_names_template_and_line(templates):
     assert info.value.file.endswith("prose.j2") and info.value.line == 2
 
 
-@pytest.mark.parametrize("body, line, message", [
-    ("{{ nosuch.attribute }}", 6, "undefined"),
-    ("{{ 1 // 0 }}", 6, "division"),
-])
+@pytest.mark.parametrize(
+    "body, line, message",
+    [
+        ("{{ nosuch.attribute }}", 6, "undefined"),
+        ("{{ 1 // 0 }}", 6, "division"),
+    ],
+)
 def test_a_role_macros_runtime_error_names_the_templates_own_line(templates, body, line, message):
     role = templates / "roles" / "teacher.j2"  # replaced by a role whose intro fails on line 6
-    role.write_text("\n".join(["{% set connectives = {} %}", "", "", "",
-                               "{% macro intro(domain, variant) -%}", body, "{%- endmacro %}",
-                               "{% macro outro(domain, variant) -%}Done.{%- endmacro %}"]) + "\n")
+    role.write_text(
+        "\n".join(
+            [
+                "{% set connectives = {} %}",
+                "",
+                "",
+                "",
+                "{% macro intro(domain, variant) -%}",
+                body,
+                "{%- endmacro %}",
+                "{% macro outro(domain, variant) -%}Done.{%- endmacro %}",
+            ]
+        )
+        + "\n"
+    )
     with pytest.raises(TemplateError) as info:
         Renderer(templates, {"physics": "Physics"}).render(spec("teacher"), STEPS)
     assert info.value.file.endswith("roles/teacher.j2") and info.value.line == line
@@ -88,21 +154,26 @@ def test_a_role_macros_runtime_error_names_the_templates_own_line(templates, bod
 
 def test_unsafe_attribute_is_refused(templates):
     (templates / "views" / "prose.j2").write_text(
-        "{{ steps.__class__.__mro__[1].__subclasses__() }}{% for s in steps %}{{ s.connective }}{% endfor %}")
+        "{{ steps.__class__.__mro__[1].__subclasses__() }}{% for s in steps %}{{ s.connective }}{% endfor %}"
+    )
     with pytest.raises(TemplateError) as info:
         Renderer(templates, {}).render(spec(), STEPS)
     assert "prose.j2" in info.value.file
 
 
 def test_syntax_error_points_at_line(templates):
-    (templates / "roles" / "teacher.j2").write_text("{% macro intro(domain, variant) %}\nhi\n{% endmacr %}")
+    (templates / "roles" / "teacher.j2").write_text(
+        "{% macro intro(domain, variant) %}\nhi\n{% endmacr %}"
+    )
     with pytest.raises(TemplateError) as info:
         Renderer(templates, {}).render(spec(), STEPS)
     assert "syntax" in info.value.message and info.value.line is not None
 
 
 def test_view_must_print_the_conclusion_connective(templates):
-    (templates / "views" / "prose.j2").write_text("{{ intro }} {% for s in steps %}{{ s.text }}. {% endfor %}")
+    (templates / "views" / "prose.j2").write_text(
+        "{{ intro }} {% for s in steps %}{{ s.text }}. {% endfor %}"
+    )
     with pytest.raises(TemplateError, match="connective exactly once"):
         Renderer(templates, {}).render(spec(), STEPS)
 
@@ -122,7 +193,8 @@ def test_fast_path_matches_jinja_and_falls_back_for_transforming_views(templates
         expected = slow.render(spec(view=view), STEPS)
         assert (fast.text, fast.prompt) == (expected.text, expected.prompt)
     (templates / "views" / "prose.j2").write_text(
-        "{{ intro }}{% for s in steps %} {{ s.connective }} {{ s.text|capitalize }}.{% endfor %}")
+        "{{ intro }}{% for s in steps %} {{ s.connective }} {{ s.text|capitalize }}.{% endfor %}"
+    )
     shouting = Renderer(templates, {"physics": "Physics"})
     trail = shouting.render(spec(), STEPS)
     assert "Then The rod expands." in trail.text  # Jinja's output, not a stale skeleton
@@ -139,12 +211,20 @@ class _NoCache(dict):
         return None
 
 
-@pytest.mark.parametrize("view, message", [
-    ("{% for i in range(10**9) %}x{% endfor %}{% for s in steps %}{{ s.connective }}{% endfor %}",
-     "too large a range"),
-    ("{% for i in range(90000) %}padding {% endfor %}{% for s in steps %}{{ s.connective }} "
-     "{{ s.text }}{% endfor %}", "over the cap"),
-])
+@pytest.mark.parametrize(
+    "view, message",
+    [
+        (
+            "{% for i in range(10**9) %}x{% endfor %}{% for s in steps %}{{ s.connective }}{% endfor %}",
+            "too large a range",
+        ),
+        (
+            "{% for i in range(90000) %}padding {% endfor %}{% for s in steps %}{{ s.connective }} "
+            "{{ s.text }}{% endfor %}",
+            "over the cap",
+        ),
+    ],
+)
 def test_runaway_views_are_bounded(templates, view, message):
     (templates / "views" / "prose.j2").write_text(view)
     with pytest.raises(TemplateError) as info:
@@ -160,7 +240,8 @@ def test_a_view_that_would_run_for_hours_is_stopped(templates, monkeypatch):
     monkeypatch.setattr(render, "MAX_SECONDS", 0.5)
     (templates / "views" / "prose.j2").write_text(
         "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
-        "{% for s in steps %}{{ s.connective }} {{ s.text }}{% endfor %}")
+        "{% for s in steps %}{{ s.connective }} {{ s.text }}{% endfor %}"
+    )
     started = time.monotonic()
     with pytest.raises(TemplateError) as info:
         Renderer(templates, {}).render(spec(), STEPS)
@@ -171,7 +252,8 @@ def test_a_view_that_would_run_for_hours_is_stopped(templates, monkeypatch):
 def test_a_macro_that_calls_itself_is_a_clear_error(templates):
     (templates / "roles" / "teacher.j2").write_text(
         "{% macro intro(domain, variant) %}{{ intro(domain, variant) }}{% endmacro %}\n"
-        "{% macro outro(domain, variant) %}done{% endmacro %}\n")
+        "{% macro outro(domain, variant) %}done{% endmacro %}\n"
+    )
     with pytest.raises(TemplateError) as info:
         Renderer(templates, {}).render(spec(), STEPS)
     assert "recurses" in info.value.message and info.value.file.endswith("teacher.j2")

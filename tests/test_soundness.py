@@ -43,8 +43,9 @@ def prepared(op: str):
 
 def trails_for(stage: int, frame_id: str, role: str = "teacher", seeds: int = 30):
     loaded = inputs()
-    domain = next(d for d in loaded.content.domains.values()
-                  if any(f.id == frame_id for f in d.frames))
+    domain = next(
+        d for d in loaded.content.domains.values() if any(f.id == frame_id for f in d.frames)
+    )
     for seed in range(seeds):
         item = WorkItem(stage, domain.name, frame_id, role, "prose", seed % 20, key=str(seed))
         yield base_trail(loaded, item, random.Random(seed))
@@ -80,7 +81,11 @@ def test_a_role_speaks_its_own_register():
         assert trail.steps[0].connective in ("Let's say", "Pretend")
         assert ctx.relations["concludes"] != relations["concludes"]
     for trail, ctx in trails_for(2, "heated-rod", role="teacher"):  # the teacher spells links out
-        assert trail.steps[1].connective in ("It follows that", "Because of this,", "This means that")
+        assert trail.steps[1].connective in (
+            "It follows that",
+            "Because of this,",
+            "This means that",
+        )
 
 
 def test_a_register_naming_an_unknown_relation_is_refused(mini_copy):
@@ -102,7 +107,8 @@ def test_anchors_go_on_decisive_words_of_the_prompt_only():
                 word = edit.detail.split(" on ")[1].split("'")[1]
                 field = trail.steps[index].field
                 decisive = {ctx.frame.anchors.get(field)} | {
-                    f.source for f in ctx.frame.flips if f.step == field}
+                    f.source for f in ctx.frame.flips if f.step == field
+                }
                 assert word in decisive and word.lower() not in FUNCTION_WORDS
                 assert "[!]" in edit.steps[index].text or "(!)" in edit.steps[index].text
                 seen.add(word)
@@ -114,8 +120,11 @@ def test_anchors_reach_the_conclusion_only_when_asked():
     frame = replace(ctx.frame, anchors={**ctx.frame.anchors, "conclusion": "longer"})
     off = list(prepared("anchor").propose(trail, replace(ctx, frame=frame), random.Random(0)))
     tags = tuple(inputs().recipe.anchors.tags)
-    on = list(AnchorMutator(tags, in_completion=True).propose(trail, replace(ctx, frame=frame),
-                                                              random.Random(0)))
+    on = list(
+        AnchorMutator(tags, in_completion=True).propose(
+            trail, replace(ctx, frame=frame), random.Random(0)
+        )
+    )
     assert all(e.steps[-1] == trail.steps[-1] for e in off)
     assert any("longer" in e.detail for e in on)
 
@@ -135,8 +144,7 @@ def test_a_filler_is_never_used_twice_in_a_trail():
         again = replace(trail, steps=with_one.steps)
         for edit in prepared("filler").propose(again, ctx, random.Random(4)):
             firsts = [s.text.split(" ")[0] for s in edit.steps]
-            assert all(firsts.count(w) <= 1 for w in inputs().content.lexicon.fillers), \
-                edit.detail
+            assert all(firsts.count(w) <= 1 for w in inputs().content.lexicon.fillers), edit.detail
 
 
 def test_synonym_contractions_are_their_own_kind():
@@ -175,9 +183,15 @@ def test_messages_state_every_fact_before_the_assistant_reasons(mini_build):
             else:  # an inference: only the assistant draws it
                 assert step["text"][1:] not in user, step
         assert user.endswith("What follows, and why?")
-    assert facts_turn([{"relation": "given", "text": "a rod is heated"},
-                       {"relation": "follows", "text": "it expands"}]) \
+    assert (
+        facts_turn(
+            [
+                {"relation": "given", "text": "a rod is heated"},
+                {"relation": "follows", "text": "it expands"},
+            ]
+        )
         == "Facts: A rod is heated. What follows, and why?"
+    )
 
 
 def test_distractors_are_marked_on_their_step(mini_build):
@@ -190,8 +204,9 @@ def test_distractors_are_marked_on_their_step(mini_build):
 
 
 def test_lint_is_clean_on_a_sound_build(mini_build):
-    result = CliRunner().invoke(main, ["lint", "--recipe", str(MINI / "trailforge.yaml"),
-                                       str(mini_build)])
+    result = CliRunner().invoke(
+        main, ["lint", "--recipe", str(MINI / "trailforge.yaml"), str(mini_build)]
+    )
     assert result.exit_code == 0, result.output
     assert "clean" in result.output
 
@@ -225,8 +240,11 @@ def _certainty_on_premise(rows):
 
 def _flip_keeps_conclusion(rows):
     by_id = {r["id"]: r for r in rows}
-    flip = next(r for r in rows if r["mutation"] and r["mutation"]["op"] == "flip"
-                and r["parent_id"] in by_id)
+    flip = next(
+        r
+        for r in rows
+        if r["mutation"] and r["mutation"]["op"] == "flip" and r["parent_id"] in by_id
+    )
     flip["conclusion"] = by_id[flip["parent_id"]]["conclusion"]
 
 
@@ -235,16 +253,21 @@ def _anchor_on_function_word(rows):
     row["mutation"]["detail"] = "'[!] ' on 'the' in premise"
 
 
-@pytest.mark.parametrize("change, rule", [
-    (_repeat_connective, "repeated-connective"),
-    (_contrast_on_follows, "contrast-connective"),
-    (_certainty_on_premise, "certainty-on-fact"),
-    (_flip_keeps_conclusion, "flip-edit"),
-    (_anchor_on_function_word, "anchor-function-word"),
-])
+@pytest.mark.parametrize(
+    "change, rule",
+    [
+        (_repeat_connective, "repeated-connective"),
+        (_contrast_on_follows, "contrast-connective"),
+        (_certainty_on_premise, "certainty-on-fact"),
+        (_flip_keeps_conclusion, "flip-edit"),
+        (_anchor_on_function_word, "anchor-function-word"),
+    ],
+)
 def test_lint_finds_each_breach(mini_build, tmp_path, change, rule):
     copy = tampered(mini_build, tmp_path, change)
-    result = CliRunner().invoke(main, ["lint", "--recipe", str(MINI / "trailforge.yaml"), str(copy)])
+    result = CliRunner().invoke(
+        main, ["lint", "--recipe", str(MINI / "trailforge.yaml"), str(copy)]
+    )
     assert result.exit_code == 1, result.output
     assert rule in result.output and "data/trails/" in result.output
 
@@ -263,13 +286,16 @@ def test_lint_reports_a_domain_missing_from_a_split(mini_build, tmp_path):
     def move_to_train(rows):
         for row in rows:
             row["split"] = "train"
+
     copy = tampered(mini_build, tmp_path, move_to_train)
     for path in (copy / "data" / "trails").glob("*.parquet"):
         if not path.name.startswith(("train", "ood")):
             path.unlink()
     grammar = inputs().grammar
-    registers = {r: inputs().renderer.register(r, grammar.relations) for r in ("student", "teacher",
-                                                                              "critic")}
+    registers = {
+        r: inputs().renderer.register(r, grammar.relations)
+        for r in ("student", "teacher", "critic")
+    }
     splits = ["train", "validation", "test"]
     findings = list(lint_rows(copy, grammar, registers, splits, min_frames=1))
     assert {f.rule for f in findings} == {"stratified-splits"}
@@ -342,17 +368,32 @@ def test_roles_offer_over_a_hundred_wrappers_and_qa_keeps_the_voice_out_of_the_q
     assert first == intro and question.startswith("Question: ") and intro not in question
 
 
-@pytest.mark.parametrize("old, new, message, at", [
-    ("relations: {resolution: follows}\n    anchors: {premise: heated",
-     "relations: {resolution: musing}\n    anchors: {premise: heated", "unknown relation 'musing'",
-     "musing"),
-    ("anchors: {premise: heated,", "anchors: {premise: frozen,", "'frozen' occurs 0 times",
-     "frozen"),
-    ("        from: welded\n        to: loose", "        from: welded\n        to: welded",
-     "edits nothing", "to: welded"),
-])
-def test_bad_frames_stop_the_build_with_file_and_line(mini_copy, monkeypatch, old, new, message,
-                                                      at):
+@pytest.mark.parametrize(
+    "old, new, message, at",
+    [
+        (
+            "relations: {resolution: follows}\n    anchors: {premise: heated",
+            "relations: {resolution: musing}\n    anchors: {premise: heated",
+            "unknown relation 'musing'",
+            "musing",
+        ),
+        (
+            "anchors: {premise: heated,",
+            "anchors: {premise: frozen,",
+            "'frozen' occurs 0 times",
+            "frozen",
+        ),
+        (
+            "        from: welded\n        to: loose",
+            "        from: welded\n        to: welded",
+            "edits nothing",
+            "to: welded",
+        ),
+    ],
+)
+def test_bad_frames_stop_the_build_with_file_and_line(
+    mini_copy, monkeypatch, old, new, message, at
+):
     domain = mini_copy / "content" / "domains" / "physics.yaml"
     text = domain.read_text()
     assert old in text
@@ -367,8 +408,11 @@ def test_bad_frames_stop_the_build_with_file_and_line(mini_copy, monkeypatch, ol
 
 def test_lint_finds_a_clause_that_doubles_its_connective(mini_copy):
     domain = mini_copy / "content" / "domains" / "cooking.yaml"
-    domain.write_text(domain.read_text().replace("consequence: the yeast produces",
-                                                 "consequence: then the yeast produces"))
+    domain.write_text(
+        domain.read_text().replace(
+            "consequence: the yeast produces", "consequence: then the yeast produces"
+        )
+    )
     findings = lint(load_recipe(mini_copy / "trailforge.yaml"))
     assert {f.rule for f in findings} == {"doubled-word"}
     assert "'Then' before consequence" in findings[0].message

@@ -25,11 +25,13 @@ def usefulness():
     return module
 
 
-ROWS = [{"family_id": "f1", "depth": 0, "text": "If it rains the road is wet."},
-        {"family_id": "f1", "depth": 1, "text": "If it rains, the road is wet."},
-        {"family_id": "f2", "depth": 0, "text": "Ice melts above zero degrees."},
-        {"family_id": "f2", "depth": 1, "text": "Ice melts above 0 degrees."},
-        {"family_id": "f2", "depth": 2, "text": "Ice melts above 0 degrees C."}]
+ROWS = [
+    {"family_id": "f1", "depth": 0, "text": "If it rains the road is wet."},
+    {"family_id": "f1", "depth": 1, "text": "If it rains, the road is wet."},
+    {"family_id": "f2", "depth": 0, "text": "Ice melts above zero degrees."},
+    {"family_id": "f2", "depth": 1, "text": "Ice melts above 0 degrees."},
+    {"family_id": "f2", "depth": 2, "text": "Ice melts above 0 degrees C."},
+]
 
 
 def test_arms_fill_the_same_slots(usefulness):
@@ -68,8 +70,12 @@ def test_over_seeds_gives_a_t_interval(usefulness):
 
 def test_the_smoke_run_completes_with_finite_figures(tmp_path, torch_module):
     out = tmp_path / "usefulness.json"
-    done = subprocess.run([sys.executable, str(SCRIPT), "--smoke", "--work", str(tmp_path / "w"),
-                           "--out", str(out)], capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--smoke", "--work", str(tmp_path / "w"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(out.read_text())
     assert set(result["summary"]["arms"]) == set("ABCD") and out.with_suffix(".png").is_file()

@@ -16,14 +16,19 @@ from .conftest import MINI
 from .tokenizer_files import byte_level_bpe, sentencepiece_bpe
 
 
-@pytest.mark.parametrize("make, vocab", [(byte_level_bpe, 300), (byte_level_bpe, 2000),
-                                         (sentencepiece_bpe, 400)])
+@pytest.mark.parametrize(
+    "make, vocab", [(byte_level_bpe, 300), (byte_level_bpe, 2000), (sentencepiece_bpe, 400)]
+)
 def test_builds_hold_the_bound_under_users_tokenizers(tmp_path, make, vocab):
     path = make(tmp_path / f"user-{vocab}.json", vocab)
     tok = load_tokenizer(str(path))
     assert tok.decode(tok.encode_batch(["the rod bends"])[0]).strip() == "the rod bends"
-    recipe = load_recipe(MINI / "trailforge.yaml", output=str(tmp_path / "out"), limit=12,
-                         tokenizers=[f"mine={path}"])
+    recipe = load_recipe(
+        MINI / "trailforge.yaml",
+        output=str(tmp_path / "out"),
+        limit=12,
+        tokenizers=[f"mine={path}"],
+    )
     result = build_version(recipe, workers=1)
     rows = {r["id"]: r for r in read_table(result.path).to_pylist()}
     variants = [r for r in rows.values() if r["parent_id"]]
@@ -40,8 +45,12 @@ def test_builds_hold_the_bound_under_users_tokenizers(tmp_path, make, vocab):
 
 
 def test_wordpiece_small_vocabulary_reports_rejections(tmp_path, wordpiece_path):
-    recipe = load_recipe(MINI / "trailforge.yaml", output=str(tmp_path), limit=12,
-                         tokenizers=["o200k_base", f"bert={wordpiece_path}"])
+    recipe = load_recipe(
+        MINI / "trailforge.yaml",
+        output=str(tmp_path),
+        limit=12,
+        tokenizers=["o200k_base", f"bert={wordpiece_path}"],
+    )
     result = build_version(recipe, workers=1)
     rejected = {reason for m in result.stats["mutations"].values() for reason in m["rejected"]}
     assert any(reason.startswith("over_bound:") for reason in rejected)

@@ -82,7 +82,9 @@ def test_a_row_moved_to_another_split_is_caught(version):
 def test_an_edited_text_breaks_the_id_and_the_bound_check(version):
     rows = pq.read_table(version / TRAIN).to_pylist()
     victim = next(r for r in rows if r["parent_id"] is not None)
-    edited = dict(victim, text=victim["text"] + " And a long appended sentence changes many tokens.")
+    edited = dict(
+        victim, text=victim["text"] + " And a long appended sentence changes many tokens."
+    )
     rewrite(version, TRAIN, [edited if r["id"] == victim["id"] else r for r in rows])
     result = run("verify", str(version))
     assert result.exit_code == 1
@@ -155,8 +157,14 @@ def test_a_held_out_view_stays_in_ood_and_a_leak_is_caught(mini_copy, tmp_path):
     from trailforge.factory import build_version
     from trailforge.recipe import load_recipe
 
-    built = build_version(load_recipe(mini_copy / "trailforge.yaml", output=str(tmp_path / "o"),
-                                      ood={"roles": ["critic"], "views": ["qa"]}), workers=1)
+    built = build_version(
+        load_recipe(
+            mini_copy / "trailforge.yaml",
+            output=str(tmp_path / "o"),
+            ood={"roles": ["critic"], "views": ["qa"]},
+        ),
+        workers=1,
+    )
     rows = read_table(built.path).to_pylist()
     assert {r["split"] for r in rows if r["view"] == "qa"} == {"ood"}
     assert {r["split"] for r in rows if r["view"] != "qa" and r["role"] != "critic"} != {"ood"}
@@ -170,13 +178,16 @@ def test_a_held_out_view_stays_in_ood_and_a_leak_is_caught(mini_copy, tmp_path):
     assert result.exit_code == 1 and f"row {leaked['id']}: held-out" in result.output
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda m: m.update(seed=m["seed"] + 1), "seed"),
-    (lambda m: m.update(version="9.9.9"), "version '9.9.9' differs"),
-    (lambda m: m["rows"].update(total=m["rows"]["total"] + 5), "differ from the trails files"),
-    (lambda m: m["recipe"].update(max_token_distance=9), "inputs fingerprint"),
-    (lambda m: m["inputs"].update({"content/extra.yaml": "0" * 64}), "inputs fingerprint"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda m: m.update(seed=m["seed"] + 1), "seed"),
+        (lambda m: m.update(version="9.9.9"), "version '9.9.9' differs"),
+        (lambda m: m["rows"].update(total=m["rows"]["total"] + 5), "differ from the trails files"),
+        (lambda m: m["recipe"].update(max_token_distance=9), "inputs fingerprint"),
+        (lambda m: m["inputs"].update({"content/extra.yaml": "0" * 64}), "inputs fingerprint"),
+    ],
+)
 def test_a_version_cannot_lie_and_publish_refuses_it(version, edit, message):
     manifest = json.loads((version / "manifest.json").read_text())
     edit(manifest)

@@ -42,8 +42,9 @@ def test_a_rule_applies_and_its_exception_blocks_it():
 
 
 def test_an_exception_to_the_exception_reinstates_the_rule():
-    program = Program(frozenset({"heron(pip)", "hurt(pip)", "treated(pip)"}),
-                      (FLY, HURT_UNLESS_TREATED))
+    program = Program(
+        frozenset({"heron(pip)", "hurt(pip)", "treated(pip)"}), (FLY, HURT_UNLESS_TREATED)
+    )
     assert solve(program) == {"heron(pip)", "hurt(pip)", "treated(pip)", "flies(pip)"}
     assert not holds(program.with_facts(remove=["treated(pip)"]), "flies(pip)")
 
@@ -51,11 +52,14 @@ def test_an_exception_to_the_exception_reinstates_the_rule():
 def test_closed_world_and_distractors():
     chain = (FLY, Rule(then="nests(pip)", when=("flies(pip)",)))
     assert not holds(Program(frozenset(), chain), "nests(pip)")  # nothing said, nothing holds
-    with_noise = Program(frozenset({"heron(pip)", "goat(tam)"}),
-                         chain + (Rule(then="climbs(tam)", when=("goat(tam)",)),))
+    with_noise = Program(
+        frozenset({"heron(pip)", "goat(tam)"}),
+        chain + (Rule(then="climbs(tam)", when=("goat(tam)",)),),
+    )
     assert holds(with_noise, "nests(pip)") and holds(with_noise, "climbs(tam)")
     assert solve(with_noise) - {"goat(tam)", "climbs(tam)"} == solve(
-        Program(frozenset({"heron(pip)"}), chain))
+        Program(frozenset({"heron(pip)"}), chain)
+    )
 
 
 def test_rule_order_does_not_matter():
@@ -64,11 +68,14 @@ def test_rule_order_does_not_matter():
     assert solve(Program(facts, rules)) == solve(Program(facts, tuple(reversed(rules))))
 
 
-@pytest.mark.parametrize("rules", [
-    (Rule(then="p", unless=("q",)), Rule(then="q", unless=("p",))),
-    (Rule(then="p", unless=("p",)),),
-    (Rule(then="p", when=("r",)), Rule(then="r", unless=("p",))),
-])
+@pytest.mark.parametrize(
+    "rules",
+    [
+        (Rule(then="p", unless=("q",)), Rule(then="q", unless=("p",))),
+        (Rule(then="p", unless=("p",)),),
+        (Rule(then="p", when=("r",)), Rule(then="r", unless=("p",))),
+    ],
+)
 def test_an_unstratifiable_program_is_refused(rules):
     with pytest.raises(WorldError) as info:
         solve(Program(frozenset(), rules))
@@ -78,9 +85,12 @@ def test_an_unstratifiable_program_is_refused(rules):
 def test_logic_round_trips_and_names_what_is_malformed():
     program = Program(frozenset({"heron(pip)", "hurt(pip)"}), (FLY, HURT))
     text = logic_json(program, "flies(pip)")
-    assert json.loads(text) == {"facts": ["heron(pip)", "hurt(pip)"],
-                                "rules": [FLY.as_json(), HURT.as_json()],
-                                "query": "flies(pip)", "holds": False}
+    assert json.loads(text) == {
+        "facts": ["heron(pip)", "hurt(pip)"],
+        "rules": [FLY.as_json(), HURT.as_json()],
+        "query": "flies(pip)",
+        "holds": False,
+    }
     again, query, recorded = parse_logic(text)
     assert again == program and query == "flies(pip)" and recorded is False
     with pytest.raises(WorldError, match="malformed"):
@@ -107,8 +117,11 @@ def test_every_flip_edits_its_step_and_flips_the_answer(args):
     frame = world_frame(BANKS, *args)
     for index, flip in enumerate(frame.flips):
         assert len(word_pattern(flip.source).findall(frame.fields[flip.step])) == 1
-        applied = [(stage, fields) for stage, fields in STAGE_FIELDS.items()
-                   if flip.applies(stage, list(fields))]
+        applied = [
+            (stage, fields)
+            for stage, fields in STAGE_FIELDS.items()
+            if flip.applies(stage, list(fields))
+        ]
         assert applied
         for stage, fields in applied:
             before, after = frame.logic.holds(fields), frame.logic.holds(fields, index)
@@ -140,8 +153,7 @@ def test_ood_vocabulary_never_reaches_other_frames():
     assert not ood_words & train_words
     domain = world_domain(BANKS, seed=2, count=200, ood=50)
     for frame in domain.frames:
-        text = " ".join(frame.fields.values()) + " " + " ".join(
-            f.target for f in frame.flips)
+        text = " ".join(frame.fields.values()) + " " + " ".join(f.target for f in frame.flips)
         used_ood = any(word_pattern(w).search(text) for w in ood_words)
         assert used_ood == frame.id.startswith("world-ood-"), frame.id
 
@@ -165,9 +177,15 @@ def world_build(tmp_path_factory):
 
     from .conftest import MINI
 
-    recipe = load_recipe(MINI / "trailforge.yaml", output=str(tmp_path_factory.mktemp("worlds")),
-                         worlds={"frames": 30, "ood_frames": 6,
-                                 "banks": str(ROOT / "content" / "worlds" / "banks.yaml")})
+    recipe = load_recipe(
+        MINI / "trailforge.yaml",
+        output=str(tmp_path_factory.mktemp("worlds")),
+        worlds={
+            "frames": 30,
+            "ood_frames": 6,
+            "banks": str(ROOT / "content" / "worlds" / "banks.yaml"),
+        },
+    )
     return build_version(recipe, workers=1).path
 
 
@@ -222,6 +240,7 @@ def test_a_tampered_holds_fails_verify(world_build, tmp_path):
         logic = json.loads(row["logic"])
         logic["holds"] = not logic["holds"]
         row["logic"] = json.dumps(logic)
+
     result = _tamper(world_build, tmp_path, tamper)
     assert result.exit_code == 1 and "the solver derives" in result.output
 
@@ -229,9 +248,16 @@ def test_a_tampered_holds_fails_verify(world_build, tmp_path):
 def test_a_flip_that_keeps_holds_fails_verify(world_build, tmp_path):
     def tamper(rows):
         by_id = {r["id"]: r for r in rows}
-        row = next(r for r in rows if r["logic"] and r["mutation"]
-                   and r["mutation"]["op"] == "flip" and r["parent_id"] in by_id)
+        row = next(
+            r
+            for r in rows
+            if r["logic"]
+            and r["mutation"]
+            and r["mutation"]["op"] == "flip"
+            and r["parent_id"] in by_id
+        )
         row["logic"] = by_id[row["parent_id"]]["logic"]
+
     result = _tamper(world_build, tmp_path, tamper)
     assert result.exit_code == 1 and "a flip that leaves holds" in result.output
 
@@ -242,9 +268,16 @@ def test_the_worlds_recipe_builds_distinct_worlds_identically_with_any_workers(t
     from trailforge.recipe import load_recipe
 
     def build(workers: int, out: str):
-        recipe = load_recipe(ROOT / "recipes" / "worlds.yaml", output=str(tmp_path / out),
-                             worlds={"frames": 120, "ood_frames": 12, "stages_per_frame": 1,
-                                     "banks": "../content/worlds/banks.yaml"})
+        recipe = load_recipe(
+            ROOT / "recipes" / "worlds.yaml",
+            output=str(tmp_path / out),
+            worlds={
+                "frames": 120,
+                "ood_frames": 12,
+                "stages_per_frame": 1,
+                "banks": "../content/worlds/banks.yaml",
+            },
+        )
         return build_version(recipe, workers=workers, shard_size=16)
 
     one, two = build(1, "a"), build(2, "b")
@@ -254,7 +287,8 @@ def test_the_worlds_recipe_builds_distinct_worlds_identically_with_any_workers(t
     rows = read_table(one.path).select(["frame_id", "stage", "depth", "logic", "split"]).to_pylist()
     bases = [r for r in rows if r["depth"] == 0]
     assert {r["frame_id"] for r in bases} == {f"world-{i:06d}" for i in range(120)} | {
-        f"world-ood-{i:06d}" for i in range(12)}
+        f"world-ood-{i:06d}" for i in range(12)
+    }
     assert len({r["logic"] for r in bases}) == len(bases)  # one stage each: distinct programs
     assert {r["split"] for r in rows if r["frame_id"].startswith("world-ood-")} == {"ood"}
 
@@ -267,8 +301,10 @@ def test_asking_for_more_worlds_than_the_banks_allow_is_a_clear_error(mini_copy)
 
     too_many = core_count(BANKS, ood=True) + 1
     recipe = mini_copy / "trailforge.yaml"
-    recipe.write_text(recipe.read_text() + f"worlds: {{frames: 10, ood_frames: {too_many}, banks: "
-                      f"{ROOT / 'content' / 'worlds' / 'banks.yaml'}}}\n")
+    recipe.write_text(
+        recipe.read_text() + f"worlds: {{frames: 10, ood_frames: {too_many}, banks: "
+        f"{ROOT / 'content' / 'worlds' / 'banks.yaml'}}}\n"
+    )
     result = CliRunner().invoke(main, ["build", "--recipe", str(recipe)])
     assert result.exit_code == 2 and "distinct ones" in result.output
     assert not (mini_copy / "out").exists()

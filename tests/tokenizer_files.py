@@ -15,8 +15,11 @@ from tokenizers import (
 
 from .conftest import MINI
 
-CORPUS = [line for path in (MINI / "content" / "domains").glob("*.yaml")
-          for line in path.read_text().splitlines()] * 3
+CORPUS = [
+    line
+    for path in (MINI / "content" / "domains").glob("*.yaml")
+    for line in path.read_text().splitlines()
+] * 3
 
 
 def byte_level_bpe(path: Path, vocab: int, special_tokens: tuple[str, ...] = ()) -> Path:
@@ -24,9 +27,15 @@ def byte_level_bpe(path: Path, vocab: int, special_tokens: tuple[str, ...] = ())
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(CORPUS, trainers.BpeTrainer(
-        vocab_size=vocab, special_tokens=list(special_tokens),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    tok.train_from_iterator(
+        CORPUS,
+        trainers.BpeTrainer(
+            vocab_size=vocab,
+            special_tokens=list(special_tokens),
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=False,
+        ),
+    )
     tok.save(str(path))
     return path
 
@@ -35,11 +44,23 @@ def sentencepiece_bpe(path: Path, vocab: int) -> Path:
     """Llama-2 / Mistral style: spaces become `▁` in a normalizer, BPE with byte fallback."""
     tok = Tokenizer(models.BPE(byte_fallback=True, unk_token="<unk>"))
     tok.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
-    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=False)
-    tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(),
-                                     decoders.Fuse(), decoders.Strip(" ", 1, 0)])
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(
+        replacement="▁", prepend_scheme="first", split=False
+    )
+    tok.decoder = decoders.Sequence(
+        [
+            decoders.Replace("▁", " "),
+            decoders.ByteFallback(),
+            decoders.Fuse(),
+            decoders.Strip(" ", 1, 0),
+        ]
+    )
     byte_tokens = [f"<0x{i:02X}>" for i in range(256)]
-    tok.train_from_iterator(CORPUS, trainers.BpeTrainer(
-        vocab_size=vocab, special_tokens=["<unk>", *byte_tokens], show_progress=False))
+    tok.train_from_iterator(
+        CORPUS,
+        trainers.BpeTrainer(
+            vocab_size=vocab, special_tokens=["<unk>", *byte_tokens], show_progress=False
+        ),
+    )
     tok.save(str(path))
     return path

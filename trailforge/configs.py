@@ -46,8 +46,9 @@ def _text(table: pa.Table) -> pa.Table:
 def _negatives(table: pa.Table) -> pa.Table:
     """Broken chains (valid false): the whole trail, the conclusion it shows and the one that
     follows; the trail's role rejects the conclusion."""
-    return table.filter(pc.invert(table["valid"])).select([*LINEAGE, "text", "conclusion",
-                                                            "expected"])
+    return table.filter(pc.invert(table["valid"])).select(
+        [*LINEAGE, "text", "conclusion", "expected"]
+    )
 
 
 def _sentence(clause: str) -> str:
@@ -79,20 +80,24 @@ def _messages(table: pa.Table) -> pa.Table:
     n = table.num_rows
     question = pa.array([facts_turn(steps) for steps in table["steps"].to_pylist()], pa.string())
     turns = np.arange(2 * n)
-    content = pc.take(pa.concat_arrays([question, table["text"].combine_chunks()]),
-                      pa.array((turns % 2) * n + turns // 2))  # user, assistant, user, ...
+    content = pc.take(
+        pa.concat_arrays([question, table["text"].combine_chunks()]),
+        pa.array((turns % 2) * n + turns // 2),
+    )  # user, assistant, user, ...
     role = pc.take(pa.array(["user", "assistant"]), pa.array(turns % 2))
-    messages = pa.ListArray.from_arrays(pa.array(np.arange(0, 2 * n + 1, 2), pa.int32()),
-                                        pa.StructArray.from_arrays([role, content],
-                                                                   names=["role", "content"]))
+    messages = pa.ListArray.from_arrays(
+        pa.array(np.arange(0, 2 * n + 1, 2), pa.int32()),
+        pa.StructArray.from_arrays([role, content], names=["role", "content"]),
+    )
     return table.select(LINEAGE).append_column("messages", messages)
 
 
 def _turns(role: str, contents: list[str]) -> pa.Array:
     """One single-message conversation per content: [{role, content}]."""
-    message = pa.StructArray.from_arrays([pa.array([role] * len(contents), pa.string()),
-                                          pa.array(contents, pa.string())],
-                                         names=["role", "content"])
+    message = pa.StructArray.from_arrays(
+        [pa.array([role] * len(contents), pa.string()), pa.array(contents, pa.string())],
+        names=["role", "content"],
+    )
     return pa.ListArray.from_arrays(pa.array(range(len(contents) + 1), pa.int32()), message)
 
 
@@ -127,17 +132,29 @@ def _preference(table: pa.Table) -> pa.Table:
     the chain showed (each as " <connective> <conclusion>.", with the completion's space).
     """
     first, second, broken = _pairs(table)
-    flipped = table.select(LINEAGE).take(first).append_column(
-        "prompt", pc.take(table["prompt"], first)).append_column(
-        "chosen", pc.take(table["completion"], first)).append_column(
-        "rejected", pc.take(table["completion"], second))
-    lead = pa.array([steps[-1]["connective"] if c[:1] != " " else " " + steps[-1]["connective"]
-                     for steps, c in zip(broken["steps"].to_pylist(),
-                                         broken["completion"].to_pylist())], pa.string())
-    return pa.concat_tables([flipped, broken.select(LINEAGE).append_column(
-        "prompt", broken["prompt"]).append_column(
-        "chosen", _sentences(lead, broken["expected"])).append_column(
-        "rejected", _sentences(lead, broken["conclusion"]))])
+    flipped = (
+        table.select(LINEAGE)
+        .take(first)
+        .append_column("prompt", pc.take(table["prompt"], first))
+        .append_column("chosen", pc.take(table["completion"], first))
+        .append_column("rejected", pc.take(table["completion"], second))
+    )
+    lead = pa.array(
+        [
+            steps[-1]["connective"] if c[:1] != " " else " " + steps[-1]["connective"]
+            for steps, c in zip(broken["steps"].to_pylist(), broken["completion"].to_pylist())
+        ],
+        pa.string(),
+    )
+    return pa.concat_tables(
+        [
+            flipped,
+            broken.select(LINEAGE)
+            .append_column("prompt", broken["prompt"])
+            .append_column("chosen", _sentences(lead, broken["expected"]))
+            .append_column("rejected", _sentences(lead, broken["conclusion"])),
+        ]
+    )
 
 
 def _preference_messages(table: pa.Table) -> pa.Table:
@@ -149,18 +166,25 @@ def _preference_messages(table: pa.Table) -> pa.Table:
     chosen = pc.take(table["conclusion"], first).to_pylist() + broken["expected"].to_pylist()
     rejected = pc.take(table["conclusion"], second).to_pylist() + broken["conclusion"].to_pylist()
     lineage = pa.concat_tables([table.select(LINEAGE).take(first), broken.select(LINEAGE)])
-    return (lineage.append_column("prompt", _turns("user", [chain_turn(s) for s in steps]))
-            .append_column("chosen", _turns("assistant", [
-                _said({**s[-1], "text": c}) for s, c in zip(steps, chosen)]))
-            .append_column("rejected", _turns("assistant", [
-                _said({**s[-1], "text": r}) for s, r in zip(steps, rejected)])))
+    return (
+        lineage.append_column("prompt", _turns("user", [chain_turn(s) for s in steps]))
+        .append_column(
+            "chosen",
+            _turns("assistant", [_said({**s[-1], "text": c}) for s, c in zip(steps, chosen)]),
+        )
+        .append_column(
+            "rejected",
+            _turns("assistant", [_said({**s[-1], "text": r}) for s, r in zip(steps, rejected)]),
+        )
+    )
 
 
 def _sentences(leads: pa.Array, conclusions: pa.ChunkedArray) -> pa.Array:
     """'<lead> <conclusion>.' for each row (the lead: the space the completion starts with, if
     any, and the conclusion's connective)."""
     return pc.binary_join_element_wise(
-        pc.binary_join_element_wise(leads, conclusions, " "), pa.scalar("."), "")
+        pc.binary_join_element_wise(leads, conclusions, " "), pa.scalar("."), ""
+    )
 
 
 def _trails(table: pa.Table) -> pa.Table:
@@ -169,8 +193,12 @@ def _trails(table: pa.Table) -> pa.Table:
 
 def _schema(*columns: tuple[str, pa.DataType]) -> Callable[[Sequence[str]], pa.Schema]:
     """A training config's schema: the lineage columns, then `columns`."""
-    lineage = [("id", pa.string()), ("stage", pa.int32()), ("family_id", pa.string()),
-               ("depth", pa.int32())]
+    lineage = [
+        ("id", pa.string()),
+        ("stage", pa.int32()),
+        ("family_id", pa.string()),
+        ("depth", pa.int32()),
+    ]
     return lambda labels: pa.schema([*lineage, *columns])
 
 
@@ -181,22 +209,51 @@ def trails_schema(labels: Sequence[str]) -> pa.Schema:
     """The `trails` row schema (README, "Configs"); per-tokenizer columns are structs keyed by
     label."""
     per_tokenizer = pa.struct([(label, pa.int32()) for label in labels])
-    return pa.schema([
-        ("id", pa.string()), ("family_id", pa.string()), ("parent_id", pa.string()),
-        ("depth", pa.int32()), ("walk", pa.int32()), ("split", pa.string()),
-        ("stage", pa.int32()), ("rarity", pa.float64()), ("grammar", pa.string()),
-        ("domain", pa.string()), ("role", pa.string()), ("view", pa.string()),
-        ("frame_id", pa.string()), ("template_id", pa.string()), ("text", pa.string()),
-        ("steps", pa.list_(pa.struct([("kind", pa.string()), ("relation", pa.string()),
-                                      ("connective", pa.string()), ("text", pa.string()),
-                                      ("distractor", pa.bool_())]))),
-        ("prompt", pa.string()), ("completion", pa.string()), ("conclusion", pa.string()),
-        ("valid", pa.bool_()), ("expected", pa.string()), ("logic", pa.string()),
-        ("label_flipped", pa.bool_()),
-        ("mutation", pa.struct([("op", pa.string()), ("detail", pa.string())])),
-        ("token_distance", per_tokenizer), ("base_token_distance", per_tokenizer),
-        ("char_distance", pa.int32()), ("n_tokens", per_tokenizer),
-    ])
+    return pa.schema(
+        [
+            ("id", pa.string()),
+            ("family_id", pa.string()),
+            ("parent_id", pa.string()),
+            ("depth", pa.int32()),
+            ("walk", pa.int32()),
+            ("split", pa.string()),
+            ("stage", pa.int32()),
+            ("rarity", pa.float64()),
+            ("grammar", pa.string()),
+            ("domain", pa.string()),
+            ("role", pa.string()),
+            ("view", pa.string()),
+            ("frame_id", pa.string()),
+            ("template_id", pa.string()),
+            ("text", pa.string()),
+            (
+                "steps",
+                pa.list_(
+                    pa.struct(
+                        [
+                            ("kind", pa.string()),
+                            ("relation", pa.string()),
+                            ("connective", pa.string()),
+                            ("text", pa.string()),
+                            ("distractor", pa.bool_()),
+                        ]
+                    )
+                ),
+            ),
+            ("prompt", pa.string()),
+            ("completion", pa.string()),
+            ("conclusion", pa.string()),
+            ("valid", pa.bool_()),
+            ("expected", pa.string()),
+            ("logic", pa.string()),
+            ("label_flipped", pa.bool_()),
+            ("mutation", pa.struct([("op", pa.string()), ("detail", pa.string())])),
+            ("token_distance", per_tokenizer),
+            ("base_token_distance", per_tokenizer),
+            ("char_distance", pa.int32()),
+            ("n_tokens", per_tokenizer),
+        ]
+    )
 
 
 @dataclass(frozen=True)
@@ -211,38 +268,71 @@ class Config:
     schema: Callable[[Sequence[str]], pa.Schema]
     rowwise: bool
     columns: str  # what its columns hold (the card's config table)
-    use: str      # what a trainer uses it for
+    use: str  # what a trainer uses it for
 
 
 CONFIGS: dict[str, Config] = {
-    "trails": Config(_trails, trails_schema, rowwise=True,
-                     columns="every column: lineage, steps, mutation, token distances",
-                     use="analysis"),
-    "text": Config(_text, _schema(("text", pa.string())), rowwise=True, columns="`text`",
-                   use="language modelling"),
-    "messages": Config(_messages, _schema(("messages", CONVERSATION)), rowwise=True,
-                       columns="`messages` (user: every stated fact; assistant: the trail in its "
-                       "voice)", use="conversational SFT"),
-    "prompt_completion": Config(_prompt_completion, _schema(("prompt", pa.string()),
-                                                            ("completion", pa.string())),
-                                rowwise=True, columns="`prompt`, `completion` (the chain -> its "
-                                "conclusion)", use="prompt-completion SFT"),
-    "preference": Config(_preference, _schema(("prompt", pa.string()), ("chosen", pa.string()),
-                                              ("rejected", pa.string())), rowwise=False,
-                         columns="`prompt`, `chosen`, `rejected` (flip minimal pairs; broken "
-                         "chains: the conclusion that follows vs the one shown)", use="DPO"),
-    "preference_messages": Config(_preference_messages, _schema(
-        ("prompt", CONVERSATION), ("chosen", CONVERSATION), ("rejected", CONVERSATION)),
-        rowwise=False, columns='`prompt: [user]` (the whole chain, then "What follows?"), '
-        "`chosen`, `rejected: [assistant]`", use="conversational DPO"),
-    "negatives": Config(_negatives, _schema(("text", pa.string()), ("conclusion", pa.string()),
-                                            ("expected", pa.string())), rowwise=True,
-                        columns="`text`, `conclusion`, `expected` (broken chains a critic or "
-                        "skeptic rejects)", use="judgement training"),
+    "trails": Config(
+        _trails,
+        trails_schema,
+        rowwise=True,
+        columns="every column: lineage, steps, mutation, token distances",
+        use="analysis",
+    ),
+    "text": Config(
+        _text,
+        _schema(("text", pa.string())),
+        rowwise=True,
+        columns="`text`",
+        use="language modelling",
+    ),
+    "messages": Config(
+        _messages,
+        _schema(("messages", CONVERSATION)),
+        rowwise=True,
+        columns="`messages` (user: every stated fact; assistant: the trail in its voice)",
+        use="conversational SFT",
+    ),
+    "prompt_completion": Config(
+        _prompt_completion,
+        _schema(("prompt", pa.string()), ("completion", pa.string())),
+        rowwise=True,
+        columns="`prompt`, `completion` (the chain -> its conclusion)",
+        use="prompt-completion SFT",
+    ),
+    "preference": Config(
+        _preference,
+        _schema(("prompt", pa.string()), ("chosen", pa.string()), ("rejected", pa.string())),
+        rowwise=False,
+        columns="`prompt`, `chosen`, `rejected` (flip minimal pairs; broken "
+        "chains: the conclusion that follows vs the one shown)",
+        use="DPO",
+    ),
+    "preference_messages": Config(
+        _preference_messages,
+        _schema(("prompt", CONVERSATION), ("chosen", CONVERSATION), ("rejected", CONVERSATION)),
+        rowwise=False,
+        columns='`prompt: [user]` (the whole chain, then "What follows?"), '
+        "`chosen`, `rejected: [assistant]`",
+        use="conversational DPO",
+    ),
+    "negatives": Config(
+        _negatives,
+        _schema(("text", pa.string()), ("conclusion", pa.string()), ("expected", pa.string())),
+        rowwise=True,
+        columns="`text`, `conclusion`, `expected` (broken chains a critic or skeptic rejects)",
+        use="judgement training",
+    ),
 }
 
 
-def row_id(family_id: str, parent_id: str | None, op: str | None, detail: str | None, text: str,
-           label_flipped: bool) -> str:
+def row_id(
+    family_id: str,
+    parent_id: str | None,
+    op: str | None,
+    detail: str | None,
+    text: str,
+    label_flipped: bool,
+) -> str:
     """A row's id: a content hash of the fields that define it (stable across runs)."""
     return stable_hash("row", family_id, parent_id, op, detail, text, label_flipped)[:32]

@@ -23,8 +23,12 @@ class VersionDiff:
 
     @property
     def identical(self) -> bool:
-        return (not self.inputs and not self.recipe and self.tokenizers is None
-                and all(a == r == 0 for a, r, _ in self.rows.values()))
+        return (
+            not self.inputs
+            and not self.recipe
+            and self.tokenizers is None
+            and all(a == r == 0 for a, r, _ in self.rows.values())
+        )
 
 
 def _ids(directory: Path, manifest: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
@@ -33,8 +37,11 @@ def _ids(directory: Path, manifest: dict[str, Any]) -> dict[tuple[str, str], set
         try:
             column = pq.read_table(directory / name, columns=["id"]).column("id").to_pylist()
         except (OSError, KeyError) as exc:
-            raise DatasetError(f"cannot read ids of {name}: {exc}", file=directory,
-                               hint="run `trailforge verify` on it") from None
+            raise DatasetError(
+                f"cannot read ids of {name}: {exc}",
+                file=directory,
+                hint="run `trailforge verify` on it",
+            ) from None
         ids[parse_shard(name)].update(column)
     return ids
 
@@ -56,9 +63,16 @@ def diff_versions(old: Path, new: Path) -> VersionDiff:
         elif old_inputs[path] != new_inputs[path]:
             inputs[path] = "changed"
     old_recipe, new_recipe = old_manifest.get("recipe", {}), new_manifest.get("recipe", {})
-    recipe = {k: (old_recipe.get(k), new_recipe.get(k)) for k in sorted(set(old_recipe) | set(new_recipe))
-              if old_recipe.get(k) != new_recipe.get(k)}
+    recipe = {
+        k: (old_recipe.get(k), new_recipe.get(k))
+        for k in sorted(set(old_recipe) | set(new_recipe))
+        if old_recipe.get(k) != new_recipe.get(k)
+    }
     old_fp = [t.get("fingerprint") for t in old_manifest.get("tokenizers", [])]
     new_fp = [t.get("fingerprint") for t in new_manifest.get("tokenizers", [])]
-    return VersionDiff(rows=rows, inputs=inputs, recipe=recipe,
-                       tokenizers=None if old_fp == new_fp else (old_fp, new_fp))
+    return VersionDiff(
+        rows=rows,
+        inputs=inputs,
+        recipe=recipe,
+        tokenizers=None if old_fp == new_fp else (old_fp, new_fp),
+    )

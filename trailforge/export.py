@@ -25,28 +25,54 @@ from .errors import OutputError
 from .layout import by_config
 
 FORMATS = ("openai", "llama-factory", "axolotl")
-SHAREGPT_TAGS = {"role_tag": "role", "content_tag": "content", "user_tag": "user",
-                 "assistant_tag": "assistant"}
+SHAREGPT_TAGS = {
+    "role_tag": "role",
+    "content_tag": "content",
+    "user_tag": "user",
+    "assistant_tag": "assistant",
+}
 #: LLaMA-Factory's dataset_info.json entry for each config (its `file_name` added per split).
 LLAMA_FACTORY: dict[str, dict[str, Any]] = {
     "text": {"columns": {"prompt": "text"}},  # pre-training (stage: pt)
     "prompt_completion": {"columns": {"prompt": "prompt", "response": "completion"}},
-    "messages": {"formatting": "sharegpt", "columns": {"messages": "messages"},
-                 "tags": SHAREGPT_TAGS},
-    "preference": {"ranking": True, "columns": {"prompt": "prompt", "chosen": "chosen",
-                                                "rejected": "rejected"}},
-    "preference_messages": {"formatting": "sharegpt", "ranking": True,
-                            "columns": {"messages": "prompt", "chosen": "chosen",
-                                        "rejected": "rejected"}, "tags": SHAREGPT_TAGS},
+    "messages": {
+        "formatting": "sharegpt",
+        "columns": {"messages": "messages"},
+        "tags": SHAREGPT_TAGS,
+    },
+    "preference": {
+        "ranking": True,
+        "columns": {"prompt": "prompt", "chosen": "chosen", "rejected": "rejected"},
+    },
+    "preference_messages": {
+        "formatting": "sharegpt",
+        "ranking": True,
+        "columns": {"messages": "prompt", "chosen": "chosen", "rejected": "rejected"},
+        "tags": SHAREGPT_TAGS,
+    },
 }
 #: axolotl's dataset types for each config, and whether it is an RL (DPO) dataset.
 AXOLOTL: dict[str, tuple[dict[str, Any], bool]] = {
     "text": ({"type": "completion", "field": "text"}, False),
-    "prompt_completion": ({"type": {"field_instruction": "prompt", "field_output": "completion",
-                                    "format": "{instruction}", "no_input_format": "{instruction}"}},
-                          False),
-    "messages": ({"type": "chat_template", "field_messages": "messages",
-                  "message_property_mappings": {"role": "role", "content": "content"}}, False),
+    "prompt_completion": (
+        {
+            "type": {
+                "field_instruction": "prompt",
+                "field_output": "completion",
+                "format": "{instruction}",
+                "no_input_format": "{instruction}",
+            }
+        },
+        False,
+    ),
+    "messages": (
+        {
+            "type": "chat_template",
+            "field_messages": "messages",
+            "message_property_mappings": {"role": "role", "content": "content"},
+        },
+        False,
+    ),
     "preference": ({"type": "chatml.prompt_pairs"}, True),
 }
 
@@ -73,15 +99,21 @@ def _openai(directory: Path, shards: dict, out: Path) -> list[Path]:
     written = []
     for split, names in shards.get("messages", {}).items():
         path = out / "sft" / f"{split}.jsonl"
-        _write_jsonl(path, _batches(directory, names, ["messages"]),
-                     lambda r: {"messages": r["messages"]})
+        _write_jsonl(
+            path, _batches(directory, names, ["messages"]), lambda r: {"messages": r["messages"]}
+        )
         written.append(path)
     for split, names in shards.get("preference_messages", {}).items():
         path = out / "dpo" / f"{split}.jsonl"
-        _write_jsonl(path, _batches(directory, names, ["prompt", "chosen", "rejected"]),
-                     lambda r: {"input": {"messages": r["prompt"]},
-                                "preferred_output": r["chosen"],
-                                "non_preferred_output": r["rejected"]})
+        _write_jsonl(
+            path,
+            _batches(directory, names, ["prompt", "chosen", "rejected"]),
+            lambda r: {
+                "input": {"messages": r["prompt"]},
+                "preferred_output": r["chosen"],
+                "non_preferred_output": r["rejected"],
+            },
+        )
         written.append(path)
     return written
 
@@ -114,18 +146,29 @@ def _axolotl(directory: Path, shards: dict, out: Path) -> list[Path]:
         if config not in shards:
             continue
         snippet: dict[str, Any] = {"rl": "dpo"} if rl else {}
-        for key, splits in (("datasets", ["train"]),
-                            ("test_datasets", [s for s in shards[config] if s != "train"])):
-            entries = [{"path": str(directory.resolve()), "ds_type": "parquet",
-                        "data_files": shards[config][s], "split": "train",
-                        **copy.deepcopy(dataset_type)}  # copies: no YAML anchors
-                       for s in splits if s in shards[config]]
+        for key, splits in (
+            ("datasets", ["train"]),
+            ("test_datasets", [s for s in shards[config] if s != "train"]),
+        ):
+            entries = [
+                {
+                    "path": str(directory.resolve()),
+                    "ds_type": "parquet",
+                    "data_files": shards[config][s],
+                    "split": "train",
+                    **copy.deepcopy(dataset_type),
+                }  # copies: no YAML anchors
+                for s in splits
+                if s in shards[config]
+            ]
             if entries:
                 snippet[key] = entries
         path = out / f"{config}.yaml"
-        path.write_text(f"# axolotl: the {config} config of this version (test_datasets: the "
-                        "held-out splits, one entry each)\n"
-                        + yaml.safe_dump(snippet, sort_keys=False), encoding="utf-8")
+        path.write_text(
+            f"# axolotl: the {config} config of this version (test_datasets: the "
+            "held-out splits, one entry each)\n" + yaml.safe_dump(snippet, sort_keys=False),
+            encoding="utf-8",
+        )
         written.append(path)
     return written
 
@@ -139,8 +182,11 @@ def export(directory: Path, fmt: str, out: Path | None = None) -> list[Path]:
         raise OutputError(f"unknown export format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
     target = Path(out) if out else directory.parent / f"{directory.name}.export" / fmt
     if target.exists() and any(target.iterdir()):
-        raise OutputError("the export folder is not empty", file=target,
-                          hint="pass --out to a new folder, or remove the old export")
+        raise OutputError(
+            "the export folder is not empty",
+            file=target,
+            hint="pass --out to a new folder, or remove the old export",
+        )
     shards = by_config(manifest.get("files", {}))
     try:
         if fmt == "openai":
@@ -149,5 +195,8 @@ def export(directory: Path, fmt: str, out: Path | None = None) -> list[Path]:
             return _llama_factory(directory, manifest.get("name", "trailforge"), shards, target)
         return _axolotl(directory, shards, target)
     except OSError as exc:
-        raise OutputError(f"cannot write the export: {exc.strerror or exc}", file=target,
-                          hint="check the folder is writable and the disk has room") from None
+        raise OutputError(
+            f"cannot write the export: {exc.strerror or exc}",
+            file=target,
+            hint="check the folder is writable and the disk has room",
+        ) from None

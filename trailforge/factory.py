@@ -68,8 +68,13 @@ def input_hashes(inputs: Inputs) -> dict[str, str]:
 def inputs_fingerprint(inputs: Inputs, hashes: dict[str, str]) -> str:
     """What the bytes of a version depend on (see seeding.version_fingerprint)."""
     models = [inputs.difficulty_model.fingerprint] if inputs.difficulty_model else []
-    return version_fingerprint(__version__, inputs.recipe.resolved(), hashes,
-                               [t.fingerprint for t in inputs.tokenizers], models)
+    return version_fingerprint(
+        __version__,
+        inputs.recipe.resolved(),
+        hashes,
+        [t.fingerprint for t in inputs.tokenizers],
+        models,
+    )
 
 
 def existing_fingerprint(path: Path) -> str | None:
@@ -79,10 +84,16 @@ def existing_fingerprint(path: Path) -> str | None:
         return None
 
 
-def _shard_results(inputs: Inputs, jobs: list[ShardJob], parts_dir: Path, resume: bool,
-                   workers: int, engine: str, address: str | None,
-                   on_progress: Callable[[int, int], None] | None
-                   ) -> tuple[list[ShardResult], int]:
+def _shard_results(
+    inputs: Inputs,
+    jobs: list[ShardJob],
+    parts_dir: Path,
+    resume: bool,
+    workers: int,
+    engine: str,
+    address: str | None,
+    on_progress: Callable[[int, int], None] | None,
+) -> tuple[list[ShardResult], int]:
     """Every shard's summary, reusing intact finished shards when resuming; and how many were."""
     done: dict[int, ShardResult] = {}
     if resume:
@@ -100,9 +111,9 @@ def _shard_results(inputs: Inputs, jobs: list[ShardJob], parts_dir: Path, resume
     return [done[job.index] for job in jobs], len(jobs) - len(todo)
 
 
-def _merge(temp: Path, parts_dir: Path, recipe: Recipe, labels: list[str],
-           results: list[ShardResult]
-           ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, int]]]:
+def _merge(
+    temp: Path, parts_dir: Path, recipe: Recipe, labels: list[str], results: list[ShardResult]
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, int]]]:
     """The final shards of every config and split, merged from the parts in key order: one merge
     of `trails` feeds every row-wise config; the other configs merge their own parts."""
     totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -110,25 +121,40 @@ def _merge(temp: Path, parts_dir: Path, recipe: Recipe, labels: list[str],
         for config, splits in result.counts.items():
             for split, n in splits.items():
                 totals[config][split] += n
-    rowwise = {name: (spec.project, spec.schema(labels)) for name, spec in CONFIGS.items()
-               if spec.rowwise}
+    rowwise = {
+        name: (spec.project, spec.schema(labels)) for name, spec in CONFIGS.items() if spec.rowwise
+    }
     merges = [("trails", rowwise)] + [
-        (name, {name: (_unchanged, spec.schema(labels))}) for name, spec in CONFIGS.items()
-        if not spec.rowwise]
+        (name, {name: (_unchanged, spec.schema(labels))})
+        for name, spec in CONFIGS.items()
+        if not spec.rowwise
+    ]
     files: dict[str, dict[str, Any]] = {}
     sizes: dict[str, dict[str, int]] = defaultdict(dict)
     split_order = [*recipe.splits, "ood"]
     for source, sinks in merges:
         for split in [s for s in split_order if totals.get(source, {}).get(s)]:
-            parts = [part_path(parts_dir, source, split, r.index) for r in results
-                     if r.counts.get(source, {}).get(split)]
-            for config, path, n in merge_parts(parts, temp, split, totals[source][split], sinks, KEY,
-                                               parts_dir / "runs" / source / split):
-                files[_relative(path, temp)] = {"sha256": sha256_file(path), "rows": n,
-                                                 "bytes": path.stat().st_size}
+            parts = [
+                part_path(parts_dir, source, split, r.index)
+                for r in results
+                if r.counts.get(source, {}).get(split)
+            ]
+            for config, path, n in merge_parts(
+                parts,
+                temp,
+                split,
+                totals[source][split],
+                sinks,
+                KEY,
+                parts_dir / "runs" / source / split,
+            ):
+                files[_relative(path, temp)] = {
+                    "sha256": sha256_file(path),
+                    "rows": n,
+                    "bytes": path.stat().st_size,
+                }
                 sizes[config][split] = sizes[config].get(split, 0) + n
-    ordered = {name: files[name] for config in CONFIGS
-               for name in config_files(files, config)}
+    ordered = {name: files[name] for config in CONFIGS for name in config_files(files, config)}
     return ordered, {config: sizes[config] for config in CONFIGS if config in sizes}
 
 
@@ -136,11 +162,17 @@ def _unchanged(table: pa.Table) -> pa.Table:
     return table
 
 
-def _stats(results: list[ShardResult], by_split: dict[str, int], mutations: MutationStats,
-           anchor_tags: list[str], labels: list[str]) -> dict[str, Any]:
+def _stats(
+    results: list[ShardResult],
+    by_split: dict[str, int],
+    mutations: MutationStats,
+    anchor_tags: list[str],
+    labels: list[str],
+) -> dict[str, Any]:
     """stats.json: every mapping in a fixed order (labels in the recipe's order, other keys
     sorted), so a resumed build, whose shard summaries were read back from their markers, writes
     the same bytes as an uninterrupted one."""
+
     def total(key: str) -> dict[str, int]:
         counter: Counter = Counter()
         for result in results:
@@ -153,23 +185,35 @@ def _stats(results: list[ShardResult], by_split: dict[str, int], mutations: Muta
             histograms[label].update(histogram)
     base_hashes = {h for r in results for h in r.summary["base_text_hashes"]}
     return {
-        "rows": sum(r.rows for r in results), "families": sum(r.families for r in results),
+        "rows": sum(r.rows for r in results),
+        "families": sum(r.families for r in results),
         "distinct_base_trails": len(base_hashes),
-        "by_split": by_split, "by_stage": total("by_stage"), "by_domain": total("by_domain"),
-        "by_role": total("by_role"), "by_view": total("by_view"), "by_op": total("by_op"),
+        "by_split": by_split,
+        "by_stage": total("by_stage"),
+        "by_domain": total("by_domain"),
+        "by_role": total("by_role"),
+        "by_view": total("by_view"),
+        "by_op": total("by_op"),
         "label_flipped": sum(r.summary["label_flipped"] for r in results),
-        "token_distance_histogram": {label: dict(sorted(histograms[label].items()))
-                                     for label in labels},
+        "token_distance_histogram": {
+            label: dict(sorted(histograms[label].items())) for label in labels
+        },
         "mutations": mutations.as_dict(),
         "anchor_tags": anchor_tags,
     }
 
 
-def build_version(recipe: Recipe, workers: int | None = None, engine: str = "local",
-                  address: str | None = None, resume: bool = False, shard_size: int | None = None,
-                  on_start: Callable[[int, int], None] | None = None,
-                  on_progress: Callable[[int, int], None] | None = None,
-                  on_phase: Callable[[str], None] | None = None) -> BuiltVersion:
+def build_version(
+    recipe: Recipe,
+    workers: int | None = None,
+    engine: str = "local",
+    address: str | None = None,
+    resume: bool = False,
+    shard_size: int | None = None,
+    on_start: Callable[[int, int], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+    on_phase: Callable[[str], None] | None = None,
+) -> BuiltVersion:
     """Build `recipe` into `<output>/<name>/<version>/`; no version folder appears unless the whole
     build succeeded. `resume` keeps the intact shards of an interrupted build of the same inputs.
     `shard_size` (families per shard; default: automatic) changes the work units, never the bytes.
@@ -185,23 +229,41 @@ def build_version(recipe: Recipe, workers: int | None = None, engine: str = "loc
     final = recipe.output_dir
     if final.exists():
         if existing_fingerprint(final) == fingerprint:
-            return BuiltVersion(path=final, rows=0, by_split={}, by_stage={}, by_domain={},
-                               seconds=0.0, already_built=True)
-        raise OutputError(f"version {recipe.version} already exists and was built from other inputs",
-                          file=final, hint="bump `version` in the recipe or pass --version; "
-                          "published versions are immutable")
+            return BuiltVersion(
+                path=final,
+                rows=0,
+                by_split={},
+                by_stage={},
+                by_domain={},
+                seconds=0.0,
+                already_built=True,
+            )
+        raise OutputError(
+            f"version {recipe.version} already exists and was built from other inputs",
+            file=final,
+            hint="bump `version` in the recipe or pass --version; published versions are immutable",
+        )
     labels = [t.label for t in inputs.tokenizers]
     items = plan(inputs)
     with version_workspace(final, fingerprint, resume) as temp:
         parts_dir = temp / "_parts"
-        jobs = [ShardJob(i, tuple(batch), str(parts_dir))
-                for i, batch in enumerate(shards(items, shard_size))]
+        jobs = [
+            ShardJob(i, tuple(batch), str(parts_dir))
+            for i, batch in enumerate(shards(items, shard_size))
+        ]
         phase("building shards")
         if on_start:
             on_start(len(items), len(jobs))
-        results, resumed = _shard_results(inputs, jobs, parts_dir, resume,
-                                          workers or os.cpu_count() or 1, engine, address,
-                                          on_progress)
+        results, resumed = _shard_results(
+            inputs,
+            jobs,
+            parts_dir,
+            resume,
+            workers or os.cpu_count() or 1,
+            engine,
+            address,
+            on_progress,
+        )
         phase("merging")
         files, sizes = _merge(temp, parts_dir, recipe, labels, results)
         phase("writing metadata")
@@ -214,35 +276,69 @@ def build_version(recipe: Recipe, workers: int | None = None, engine: str = "loc
             downloads[parse_shard(name).config] += entry["bytes"]
         schemas = {config: CONFIGS[config].schema(labels) for config in sizes}
         (temp / "README.md").write_text(
-            card_text(meta, sizes, split_bytes(temp, files), downloads, schemas,
-                      card_body(recipe, inputs, sizes, sample)), encoding="utf-8")
-        copies = [copy_tokenizer(*resolve_kind(split_label(spec)[1], recipe.base_dir), t.label, temp)
-                  for spec, t in zip(recipe.tokenizers, inputs.tokenizers)]
+            card_text(
+                meta,
+                sizes,
+                split_bytes(temp, files),
+                downloads,
+                schemas,
+                card_body(recipe, inputs, sizes, sample),
+            ),
+            encoding="utf-8",
+        )
+        copies = [
+            copy_tokenizer(*resolve_kind(split_label(spec)[1], recipe.base_dir), t.label, temp)
+            for spec, t in zip(recipe.tokenizers, inputs.tokenizers)
+        ]
         stats_doc = _stats(results, by_split, merged_stats(results), recipe.anchors.tags, labels)
         write_json(temp / "stats.json", stats_doc)
         seconds = time.perf_counter() - started
-        write_json(temp / "manifest.json", {
-            "name": recipe.name, "version": recipe.version, "trailforge_version": __version__,
-            "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "build_seconds": round(seconds, 2), "seed": recipe.seed,
-            "inputs_fingerprint": fingerprint,
-            "recipe": recipe.resolved(),
-            "inputs": hashes,
-            "tokenizers": [{"spec": recorded_spec(s), "label": t.label,
-                            "fingerprint": t.fingerprint, "vocab_size": t.vocab_size,
-                            **({"files": copied} if copied else {})}
-                           for s, t, copied in zip(recipe.tokenizers, inputs.tokenizers, copies)],
-            **({"difficulty_model": {"spec": recorded_spec(recipe.difficulty.model or ""),
-                                     "fingerprint": inputs.difficulty_model.fingerprint}}
-               if inputs.difficulty_model else {}),
-            "packages": package_versions(),
-            "rows": {"total": stats_doc["rows"], "by_split": by_split},
-            "configs": sizes,
-            "card": {"path": "README.md", "sha256": sha256_file(temp / "README.md")},
-            "files": files,
-        })
-    return BuiltVersion(path=final, rows=stats_doc["rows"], by_split=by_split,
-                       by_stage=stats_doc["by_stage"], by_domain=stats_doc["by_domain"],
-                       seconds=seconds, stats=stats_doc, resumed_shards=resumed)
-
-
+        write_json(
+            temp / "manifest.json",
+            {
+                "name": recipe.name,
+                "version": recipe.version,
+                "trailforge_version": __version__,
+                "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "build_seconds": round(seconds, 2),
+                "seed": recipe.seed,
+                "inputs_fingerprint": fingerprint,
+                "recipe": recipe.resolved(),
+                "inputs": hashes,
+                "tokenizers": [
+                    {
+                        "spec": recorded_spec(s),
+                        "label": t.label,
+                        "fingerprint": t.fingerprint,
+                        "vocab_size": t.vocab_size,
+                        **({"files": copied} if copied else {}),
+                    }
+                    for s, t, copied in zip(recipe.tokenizers, inputs.tokenizers, copies)
+                ],
+                **(
+                    {
+                        "difficulty_model": {
+                            "spec": recorded_spec(recipe.difficulty.model or ""),
+                            "fingerprint": inputs.difficulty_model.fingerprint,
+                        }
+                    }
+                    if inputs.difficulty_model
+                    else {}
+                ),
+                "packages": package_versions(),
+                "rows": {"total": stats_doc["rows"], "by_split": by_split},
+                "configs": sizes,
+                "card": {"path": "README.md", "sha256": sha256_file(temp / "README.md")},
+                "files": files,
+            },
+        )
+    return BuiltVersion(
+        path=final,
+        rows=stats_doc["rows"],
+        by_split=by_split,
+        by_stage=stats_doc["by_stage"],
+        by_domain=stats_doc["by_domain"],
+        seconds=seconds,
+        stats=stats_doc,
+        resumed_shards=resumed,
+    )

@@ -23,6 +23,7 @@ from .tokenize import Encoded, Tokenizer
 #: Proposals one mutator may make for one edit before the engine gives up on it.
 MAX_TRIES = 24
 
+
 @dataclass
 class Member:
     """One row-to-be of a family."""
@@ -64,9 +65,12 @@ class MutationStats:
 
     def as_raw(self) -> dict:
         """A JSON-able form that `from_raw` reads back (for shard markers)."""
-        return {"proposed": dict(self.proposed), "kept": dict(self.kept),
-                "rejected": {op: dict(r) for op, r in self.rejected.items()},
-                "kinds": {op: dict(k) for op, k in self.kinds.items()}}
+        return {
+            "proposed": dict(self.proposed),
+            "kept": dict(self.kept),
+            "rejected": {op: dict(r) for op, r in self.rejected.items()},
+            "kinds": {op: dict(k) for op, k in self.kinds.items()},
+        }
 
     @classmethod
     def from_raw(cls, raw: dict) -> "MutationStats":
@@ -79,10 +83,17 @@ class MutationStats:
 
     def as_dict(self) -> dict:
         ops = sorted(set(self.proposed) | set(self.kept))
-        report = {op: {"proposed": self.proposed[op], "kept": self.kept[op],
-                       "rejected": dict(sorted(self.rejected[op].items())),
-                       "rejection_rate": round(1 - self.kept[op] / self.proposed[op], 4)
-                       if self.proposed[op] else 0.0} for op in ops}
+        report = {
+            op: {
+                "proposed": self.proposed[op],
+                "kept": self.kept[op],
+                "rejected": dict(sorted(self.rejected[op].items())),
+                "rejection_rate": round(1 - self.kept[op] / self.proposed[op], 4)
+                if self.proposed[op]
+                else 0.0,
+            }
+            for op in ops
+        }
         for op, kinds in self.kinds.items():
             if op in report:
                 report[op]["kinds"] = dict(sorted(kinds.items()))
@@ -107,9 +118,17 @@ def encode_all(tokenizers: Sequence[Tokenizer], text: str) -> tuple[Encoded, ...
 class FamilyGrower:
     """Grows families for one build; holds no per-family state."""
 
-    def __init__(self, renderer: Renderer, tokenizers: Sequence[Tokenizer],
-                 mutators: dict[str, Mutator], bound: int, variants_per_trail: int, walks: int,
-                 walk_depth: int, flip_bound: int | None = None) -> None:
+    def __init__(
+        self,
+        renderer: Renderer,
+        tokenizers: Sequence[Tokenizer],
+        mutators: dict[str, Mutator],
+        bound: int,
+        variants_per_trail: int,
+        walks: int,
+        walk_depth: int,
+        flip_bound: int | None = None,
+    ) -> None:
         self.renderer = renderer
         self.tokenizers = tuple(tokenizers)
         self.mutators = mutators  # op -> a prepared mutator (mutate.prepare_mutators)
@@ -120,8 +139,9 @@ class FamilyGrower:
         self.walk_depth = walk_depth
         self.stats = MutationStats()
 
-    def _measure(self, parent: Member, base: Member, edit_trail: Trail, op: str,
-                 seen: set[str], drift: bool) -> tuple | None:
+    def _measure(
+        self, parent: Member, base: Member, edit_trail: Trail, op: str, seen: set[str], drift: bool
+    ) -> tuple | None:
         if edit_trail.text in seen:
             self.stats.rejected[op]["duplicate"] += 1
             return None
@@ -143,14 +163,24 @@ class FamilyGrower:
         if parent is base:
             return tuple(encoded), tuple(distances), tuple(distances)
         base_distances = tuple(token_distance(b.ids, n.ids) for b, n in zip(base.encoded, encoded))
-        if drift and any(new <= old for new, old in zip(base_distances, parent.base_distance or ())):
+        if drift and any(
+            new <= old for new, old in zip(base_distances, parent.base_distance or ())
+        ):
             self.stats.rejected[op]["not_drifting"] += 1
             return None
         return tuple(encoded), tuple(distances), base_distances
 
-    def _derive(self, family: list[Member], parent_index: int, ops: Sequence[str],
-                proposals: dict[str, Iterator[Edit]], ctx: MutationContext, rng: random.Random,
-                seen: set[str], walk: int | None) -> Member | None:
+    def _derive(
+        self,
+        family: list[Member],
+        parent_index: int,
+        ops: Sequence[str],
+        proposals: dict[str, Iterator[Edit]],
+        ctx: MutationContext,
+        rng: random.Random,
+        seen: set[str],
+        walk: int | None,
+    ) -> Member | None:
         """The first proposal of the first op (in `ops` order) that passes, as a new member.
         `proposals` holds each op's proposal stream for this parent, shared by its derivations,
         so none is set up or proposed twice."""
@@ -169,12 +199,20 @@ class FamilyGrower:
                 if edit.kind:
                     self.stats.kinds[op][edit.kind] += 1
                 seen.add(trail.text)
-                return Member(trail=trail, encoded=encoded, depth=parent.depth + 1, parent=parent_index,
-                              walk=walk, op=op, detail=edit.detail,
-                              label_flipped=parent.label_flipped or edit.label_flipped,
-                              flip=parent.flip if edit.flip is None else edit.flip,
-                              distance=distances, base_distance=base_distances,
-                              char_distance=char_distance(parent.trail.text, trail.text))
+                return Member(
+                    trail=trail,
+                    encoded=encoded,
+                    depth=parent.depth + 1,
+                    parent=parent_index,
+                    walk=walk,
+                    op=op,
+                    detail=edit.detail,
+                    label_flipped=parent.label_flipped or edit.label_flipped,
+                    flip=parent.flip if edit.flip is None else edit.flip,
+                    distance=distances,
+                    base_distance=base_distances,
+                    char_distance=char_distance(parent.trail.text, trail.text),
+                )
         return None
 
     def grow(self, base_trail: Trail, ctx: MutationContext, rng: random.Random) -> list[Member]:
@@ -187,7 +225,7 @@ class FamilyGrower:
         ops.sort(key=lambda op: self.mutators[op].meaning_preserving)
         from_base: dict[str, Iterator[Edit]] = {}
         for k in range(self.variants_per_trail):
-            rotated = ops[k % len(ops):] + ops[:k % len(ops)]
+            rotated = ops[k % len(ops) :] + ops[: k % len(ops)]
             variant = self._derive(family, 0, rotated, from_base, ctx, rng, seen, walk=None)
             if variant is not None:
                 family.append(variant)
@@ -195,9 +233,16 @@ class FamilyGrower:
         for walk in range(self.walks):
             parent_index = 0
             for _ in range(self.walk_depth):
-                step = self._derive(family, parent_index, rng.sample(steady, len(steady)),
-                                    from_base if parent_index == 0 else {}, ctx, rng, seen,
-                                    walk=walk)
+                step = self._derive(
+                    family,
+                    parent_index,
+                    rng.sample(steady, len(steady)),
+                    from_base if parent_index == 0 else {},
+                    ctx,
+                    rng,
+                    seen,
+                    walk=walk,
+                )
                 if step is None:
                     break
                 family.append(step)

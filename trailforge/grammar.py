@@ -64,25 +64,42 @@ class Grammar:
     contrast: frozenset[str]  # relations whose connectives mark a contrast (But, However, ...)
 
 
-def _fail(message: str, path: Path, node: Any, key: Any = None, hint: str | None = None
-          ) -> NoReturn:
+def _fail(
+    message: str, path: Path, node: Any, key: Any = None, hint: str | None = None
+) -> NoReturn:
     raise GrammarError(message, file=path, line=line_at(node, key), hint=hint)
 
 
 def _connective_list(value: Any, path: Path, node: Any, key: Any, where: str) -> tuple[str, ...]:
     if not isinstance(value, list) or not value:
-        _fail(f"{where}: connectives must be a non-empty list", path, node, key,
-              hint='give at least one alternative, e.g. [Therefore, "Thus,"]')
+        _fail(
+            f"{where}: connectives must be a non-empty list",
+            path,
+            node,
+            key,
+            hint='give at least one alternative, e.g. [Therefore, "Thus,"]',
+        )
     if not all(isinstance(c, str) and c.strip() == c and c for c in value):
-        _fail(f"{where}: each connective must be a non-empty string without outer spaces",
-              path, node, key)
+        _fail(
+            f"{where}: each connective must be a non-empty string without outer spaces",
+            path,
+            node,
+            key,
+        )
     if len(set(value)) != len(value):
         _fail(f"{where}: connectives repeat", path, node, key, hint="list each alternative once")
     return tuple(value)
 
 
-def _parse_slot(raw: Any, kinds: dict[str, str], relations: dict[str, tuple[str, ...]], path: Path,
-                steps: list, index: int, chain: str) -> Slot:
+def _parse_slot(
+    raw: Any,
+    kinds: dict[str, str],
+    relations: dict[str, tuple[str, ...]],
+    path: Path,
+    steps: list,
+    index: int,
+    chain: str,
+) -> Slot:
     where = f"chain {chain!r}, step {index + 1}"
     node: Any  # where errors point: the steps list, or the step's own mapping
     if isinstance(raw, str):
@@ -92,41 +109,70 @@ def _parse_slot(raw: Any, kinds: dict[str, str], relations: dict[str, tuple[str,
         raw_map, node, key = raw, raw, None
         unknown = set(raw) - {"kind", "field", "relation", "optional"}
         if unknown:
-            _fail(f"{where}: unknown keys {sorted(unknown)}", path, raw, sorted(unknown)[0],
-                  hint="a step takes kind, field, relation, optional")
+            _fail(
+                f"{where}: unknown keys {sorted(unknown)}",
+                path,
+                raw,
+                sorted(unknown)[0],
+                hint="a step takes kind, field, relation, optional",
+            )
     else:
         _fail(f"{where}: a step must be a kind name or a mapping", path, steps, index)
     kind = raw_map.get("kind")
     if kind not in STEP_KINDS:
-        _fail(f"{where}: unknown step kind {kind!r}", path, node, "kind" if key is None else key,
-              hint=f"use one of {', '.join(STEP_KINDS)}")
+        _fail(
+            f"{where}: unknown step kind {kind!r}",
+            path,
+            node,
+            "kind" if key is None else key,
+            hint=f"use one of {', '.join(STEP_KINDS)}",
+        )
     field = raw_map.get("field", kind)
     if not isinstance(field, str) or not field.isidentifier():
         _fail(f"{where}: field must be an identifier", path, node, "field")
     relation = raw_map.get("relation", kinds.get(kind))
     if relation is None:
-        _fail(f"{where}: no relation for kind {kind!r}", path, node, key,
-              hint=f"map {kind} to a relation under the file's `kinds`, or give the step one")
+        _fail(
+            f"{where}: no relation for kind {kind!r}",
+            path,
+            node,
+            key,
+            hint=f"map {kind} to a relation under the file's `kinds`, or give the step one",
+        )
     if relation not in relations:
-        _fail(f"{where}: unknown relation {relation!r}", path, node,
-              "relation" if key is None else key,
-              hint=f"known relations: {', '.join(relations) or 'none'}")
+        _fail(
+            f"{where}: unknown relation {relation!r}",
+            path,
+            node,
+            "relation" if key is None else key,
+            hint=f"known relations: {', '.join(relations) or 'none'}",
+        )
     optional = raw_map.get("optional", False)
     if not isinstance(optional, bool):
         _fail(f"{where}: optional must be true or false", path, node, "optional")
     return Slot(kind=kind, field=field, relation=relation, optional=optional)
 
 
-def _resolve(name: str, raw_chains: dict[str, tuple[Path, LineDict]], kinds: dict[str, str],
-             relations: dict[str, tuple[str, ...]], done: dict[str, Chain],
-             visiting: list[str]) -> Chain:
+def _resolve(
+    name: str,
+    raw_chains: dict[str, tuple[Path, LineDict]],
+    kinds: dict[str, str],
+    relations: dict[str, tuple[str, ...]],
+    done: dict[str, Chain],
+    visiting: list[str],
+) -> Chain:
     if name in done:
         return done[name]
     path, raw = raw_chains[name]
     if name in visiting:
-        cycle = " -> ".join(visiting[visiting.index(name):] + [name])
-        _fail(f"chains extend each other in a cycle: {cycle}", path, raw, "extends",
-              hint="break the cycle: one chain must list its own steps")
+        cycle = " -> ".join(visiting[visiting.index(name) :] + [name])
+        _fail(
+            f"chains extend each other in a cycle: {cycle}",
+            path,
+            raw,
+            "extends",
+            hint="break the cycle: one chain must list its own steps",
+        )
     steps = raw.get("steps")
     if not isinstance(steps, list) or not steps:
         _fail(f"chain {name!r}: steps must be a non-empty list", path, raw, "steps")
@@ -134,20 +180,36 @@ def _resolve(name: str, raw_chains: dict[str, tuple[Path, LineDict]], kinds: dic
     parent = raw.get("extends")
     if parent is not None:
         if parent not in raw_chains:
-            _fail(f"chain {name!r} extends unknown chain {parent!r}", path, raw, "extends",
-                  hint=f"known chains: {', '.join(sorted(raw_chains))}")
+            _fail(
+                f"chain {name!r} extends unknown chain {parent!r}",
+                path,
+                raw,
+                "extends",
+                hint=f"known chains: {', '.join(sorted(raw_chains))}",
+            )
         base = _resolve(parent, raw_chains, kinds, relations, done, visiting + [name])
         slots.extend(base.slots[:-1] if base.slots[-1].kind == "conclusion" else base.slots)
-    slots.extend(_parse_slot(s, kinds, relations, path, steps, i, name)
-                 for i, s in enumerate(steps))
+    slots.extend(
+        _parse_slot(s, kinds, relations, path, steps, i, name) for i, s in enumerate(steps)
+    )
     slot_kinds = [s.kind for s in slots]
     if slot_kinds[-1] != "conclusion" or slot_kinds.count("conclusion") != 1:
-        _fail(f"chain {name!r} must end with exactly one conclusion step", path, raw, "steps",
-              hint="put one `conclusion` (with the frame field it uses) as the last step")
+        _fail(
+            f"chain {name!r} must end with exactly one conclusion step",
+            path,
+            raw,
+            "steps",
+            hint="put one `conclusion` (with the frame field it uses) as the last step",
+        )
     fields = [s.field for s in slots]
     if len(set(fields)) != len(fields):
-        _fail(f"chain {name!r} uses a frame field twice", path, raw, "steps",
-              hint="give repeated kinds their own field, e.g. {kind: premise, field: premise_2}")
+        _fail(
+            f"chain {name!r} uses a frame field twice",
+            path,
+            raw,
+            "steps",
+            hint="give repeated kinds their own field, e.g. {kind: premise, field: premise_2}",
+        )
     done[name] = Chain(name=name, slots=tuple(slots), grammar=path.stem)
     return done[name]
 
@@ -155,39 +217,74 @@ def _resolve(name: str, raw_chains: dict[str, tuple[Path, LineDict]], kinds: dic
 TOP_KEYS = ("relations", "contrast", "kinds", "chains", "stages")
 
 
-def _relations(data: LineDict, path: Path, relations: dict[str, tuple[str, ...]],
-               contrast: set[str], kinds: dict[str, str]) -> None:
+def _relations(
+    data: LineDict,
+    path: Path,
+    relations: dict[str, tuple[str, ...]],
+    contrast: set[str],
+    kinds: dict[str, str],
+) -> None:
     """Read a file's `relations`, `contrast` and `kinds` into the grammar-wide maps."""
     raw = data.get("relations") or LineDict()
     if not isinstance(raw, dict):
-        _fail("relations must map relation names to connective lists", path, data, "relations",
-              hint="e.g. relations: {follows: [Then, So], opposes: [But, Yet]}")
+        _fail(
+            "relations must map relation names to connective lists",
+            path,
+            data,
+            "relations",
+            hint="e.g. relations: {follows: [Then, So], opposes: [But, Yet]}",
+        )
     for name, alts in raw.items():
         if not isinstance(name, str) or not name.isidentifier():
             _fail(f"relation name {name!r} must be an identifier", path, raw, name)
         if name in relations:
-            _fail(f"relation {name!r} is defined twice", path, raw, name,
-                  hint="define each relation in one grammar file")
+            _fail(
+                f"relation {name!r} is defined twice",
+                path,
+                raw,
+                name,
+                hint="define each relation in one grammar file",
+            )
         relations[name] = _connective_list(alts, path, raw, name, f"relations.{name}")
     names = data.get("contrast") or []
     if not isinstance(names, list):
-        _fail("contrast must list relation names", path, data, "contrast",
-              hint="e.g. contrast: [opposes, counters]")
+        _fail(
+            "contrast must list relation names",
+            path,
+            data,
+            "contrast",
+            hint="e.g. contrast: [opposes, counters]",
+        )
     for i, name in enumerate(names):
         if name not in relations:
-            _fail(f"contrast: unknown relation {name!r}", path, names, i,
-                  hint=f"known relations: {', '.join(relations) or 'none'}")
+            _fail(
+                f"contrast: unknown relation {name!r}",
+                path,
+                names,
+                i,
+                hint=f"known relations: {', '.join(relations) or 'none'}",
+            )
         contrast.add(name)
     raw_kinds = data.get("kinds") or LineDict()
     if not isinstance(raw_kinds, dict):
         _fail("kinds must map step kinds to their default relation", path, data, "kinds")
     for kind, relation in raw_kinds.items():
         if kind not in STEP_KINDS:
-            _fail(f"kinds: unknown step kind {kind!r}", path, raw_kinds, kind,
-                  hint=f"use one of {', '.join(STEP_KINDS)}")
+            _fail(
+                f"kinds: unknown step kind {kind!r}",
+                path,
+                raw_kinds,
+                kind,
+                hint=f"use one of {', '.join(STEP_KINDS)}",
+            )
         if relation not in relations:
-            _fail(f"kinds.{kind}: unknown relation {relation!r}", path, raw_kinds, kind,
-                  hint=f"known relations: {', '.join(relations) or 'none'}")
+            _fail(
+                f"kinds.{kind}: unknown relation {relation!r}",
+                path,
+                raw_kinds,
+                kind,
+                hint=f"known relations: {', '.join(relations) or 'none'}",
+            )
         kinds[kind] = relation
 
 
@@ -204,30 +301,51 @@ def load_grammar(paths: list[Path]) -> Grammar:
     for path in paths:
         data = load_yaml(path, GrammarError, "grammar")
         if not isinstance(data, LineDict):
-            raise GrammarError("a grammar file must be a mapping", file=path, line=1,
-                               hint=f"top-level keys: {', '.join(TOP_KEYS)}")
+            raise GrammarError(
+                "a grammar file must be a mapping",
+                file=path,
+                line=1,
+                hint=f"top-level keys: {', '.join(TOP_KEYS)}",
+            )
         unknown = set(data) - set(TOP_KEYS)
         if unknown:
             hint = f"top-level keys: {', '.join(TOP_KEYS)}"
             if "connectives" in unknown:
-                hint = ("connectives now belong to relations: `relations: {follows: [Then, So]}` "
-                        "and `kinds: {consequence: follows}`")
-            _fail(f"unknown top-level keys {sorted(unknown)}", path, data, sorted(unknown)[0],
-                  hint=hint)
+                hint = (
+                    "connectives now belong to relations: `relations: {follows: [Then, So]}` "
+                    "and `kinds: {consequence: follows}`"
+                )
+            _fail(
+                f"unknown top-level keys {sorted(unknown)}",
+                path,
+                data,
+                sorted(unknown)[0],
+                hint=hint,
+            )
         _relations(data, path, relations, contrast, kinds)
         chains = data.get("chains") or LineDict()
         if not isinstance(chains, dict):
             _fail("chains must be a mapping of name -> chain", path, data, "chains")
         for name, raw in chains.items():
             if name in raw_chains:
-                _fail(f"chain {name!r} is defined twice (also in {raw_chains[name][0]})",
-                      path, chains, name, hint="rename one of them")
+                _fail(
+                    f"chain {name!r} is defined twice (also in {raw_chains[name][0]})",
+                    path,
+                    chains,
+                    name,
+                    hint="rename one of them",
+                )
             if not isinstance(raw, LineDict):
                 _fail(f"chain {name!r} must be a mapping with `steps`", path, chains, name)
             unknown = set(raw) - {"steps", "extends", "description"}
             if unknown:
-                _fail(f"chain {name!r}: unknown keys {sorted(unknown)}", path, raw,
-                      sorted(unknown)[0], hint="a chain takes steps, extends, description")
+                _fail(
+                    f"chain {name!r}: unknown keys {sorted(unknown)}",
+                    path,
+                    raw,
+                    sorted(unknown)[0],
+                    hint="a chain takes steps, extends, description",
+                )
             raw_chains[name] = (path, raw)
         if "stages" in data:
             raw_stages.append((path, data, data["stages"]))
@@ -242,13 +360,26 @@ def load_grammar(paths: list[Path]) -> Grammar:
             if not isinstance(number, int) or isinstance(number, bool) or number < 1:
                 _fail(f"stage {number!r} must be a positive integer", path, raw, number)
             if chain_name not in done:
-                _fail(f"stage {number} references unknown chain {chain_name!r}", path, raw, number,
-                      hint=f"known chains: {', '.join(sorted(done)) or 'none'}")
+                _fail(
+                    f"stage {number} references unknown chain {chain_name!r}",
+                    path,
+                    raw,
+                    number,
+                    hint=f"known chains: {', '.join(sorted(done)) or 'none'}",
+                )
             if number in stages:
                 _fail(f"stage {number} is defined twice", path, raw, number)
             stages[number] = done[chain_name]
     if not stages:
-        raise GrammarError("no curriculum stages defined", file=paths[0],
-                           hint="add `stages: {1: <chain>, ...}` to a grammar file")
-    return Grammar(chains=done, stages=dict(sorted(stages.items())), files=tuple(paths),
-                   relations=relations, contrast=frozenset(contrast))
+        raise GrammarError(
+            "no curriculum stages defined",
+            file=paths[0],
+            hint="add `stages: {1: <chain>, ...}` to a grammar file",
+        )
+    return Grammar(
+        chains=done,
+        stages=dict(sorted(stages.items())),
+        files=tuple(paths),
+        relations=relations,
+        contrast=frozenset(contrast),
+    )

@@ -31,8 +31,11 @@ class Inputs:
 
     @property
     def files(self) -> list:
-        return [*self.grammar.files, *self.content.files, *sorted(
-            p for p in self.recipe.path(self.recipe.templates).rglob("*.j2"))]
+        return [
+            *self.grammar.files,
+            *self.content.files,
+            *sorted(p for p in self.recipe.path(self.recipe.templates).rglob("*.j2")),
+        ]
 
 
 def load_inputs(recipe: Recipe) -> Inputs:
@@ -40,37 +43,67 @@ def load_inputs(recipe: Recipe) -> Inputs:
     grammar = load_grammar(recipe.grammar_paths)
     missing_stages = [s for s in recipe.stages if s not in grammar.stages]
     if missing_stages:
-        raise RecipeError(f"stages {missing_stages} are not defined by the grammars",
-                          file=recipe.base_dir / "trailforge.yaml",
-                          hint=f"defined stages: {sorted(grammar.stages)}")
+        raise RecipeError(
+            f"stages {missing_stages} are not defined by the grammars",
+            file=recipe.base_dir / "trailforge.yaml",
+            hint=f"defined stages: {sorted(grammar.stages)}",
+        )
     domains = None if recipe.domains == "all" else list(recipe.domains)
-    content = load_content(recipe.path(recipe.content), domains, frozenset(grammar.relations),
-                           allow_none=recipe.worlds is not None)  # a worlds-only recipe
+    content = load_content(
+        recipe.path(recipe.content),
+        domains,
+        frozenset(grammar.relations),
+        allow_none=recipe.worlds is not None,
+    )  # a worlds-only recipe
     if recipe.worlds is not None:
         content = with_worlds(content, recipe)
-    unknown_stage_domains = sorted({d for p in recipe.curriculum if p.domains != "all"
-                                    for d in p.domains if d not in content.domains})
+    unknown_stage_domains = sorted(
+        {
+            d
+            for p in recipe.curriculum
+            if p.domains != "all"
+            for d in p.domains
+            if d not in content.domains
+        }
+    )
     if unknown_stage_domains:
-        raise RecipeError(f"curriculum names domains {unknown_stage_domains} that are not loaded",
-                          hint=f"loaded: {', '.join(sorted(content.domains))}")
+        raise RecipeError(
+            f"curriculum names domains {unknown_stage_domains} that are not loaded",
+            hint=f"loaded: {', '.join(sorted(content.domains))}",
+        )
     unknown_ood = [d for d in recipe.ood.domains if d not in content.domains]
     if unknown_ood:
-        raise RecipeError(f"ood.domains {unknown_ood} are not loaded domains",
-                          hint=f"loaded: {', '.join(sorted(content.domains))}")
+        raise RecipeError(
+            f"ood.domains {unknown_ood} are not loaded domains",
+            hint=f"loaded: {', '.join(sorted(content.domains))}",
+        )
     unknown_ops = [m for m in recipe.mutators if m not in MUTATORS]
     if unknown_ops:
-        raise RecipeError(f"unknown mutators {unknown_ops}",
-                          hint=f"available: {', '.join(MUTATORS)}")
-    renderer = Renderer(recipe.path(recipe.templates),
-                        {name: d.title for name, d in content.domains.items()})
+        raise RecipeError(
+            f"unknown mutators {unknown_ops}", hint=f"available: {', '.join(MUTATORS)}"
+        )
+    renderer = Renderer(
+        recipe.path(recipe.templates), {name: d.title for name, d in content.domains.items()}
+    )
     for role in recipe.roles:
         renderer.register(role, grammar.relations)  # a role's own connectives are checked here
         for view in recipe.views:
-            probe = TrailSpec(stage=0, chain="probe", domain=next(iter(content.domains)),
-                              frame_id="probe", role=role, view=view, voice=0)
-            renderer.render(probe, (
-                Step("premise", "premise", "given", "Suppose", "a probe holds"),
-                Step("conclusion", "conclusion", "concludes", "Therefore,", "it holds")))
+            probe = TrailSpec(
+                stage=0,
+                chain="probe",
+                domain=next(iter(content.domains)),
+                frame_id="probe",
+                role=role,
+                view=view,
+                voice=0,
+            )
+            renderer.render(
+                probe,
+                (
+                    Step("premise", "premise", "given", "Suppose", "a probe holds"),
+                    Step("conclusion", "conclusion", "concludes", "Therefore,", "it holds"),
+                ),
+            )
     tokenizers = load_tokenizers(recipe.tokenizers, recipe.base_dir)
     drift_model = None
     if recipe.max_drift is not None:
@@ -78,19 +111,31 @@ def load_inputs(recipe: Recipe) -> Inputs:
 
         drift_model = DriftModel(recipe.max_drift.model, device="cpu")
         if recipe.max_drift.measure not in drift_model.measures:
-            raise RecipeError(f"max_drift.measure {recipe.max_drift.measure!r} is not measured by "
-                              f"{recipe.max_drift.model!r}",
-                              hint=f"use one of {', '.join(drift_model.measures)}")
+            raise RecipeError(
+                f"max_drift.measure {recipe.max_drift.measure!r} is not measured by "
+                f"{recipe.max_drift.model!r}",
+                hint=f"use one of {', '.join(drift_model.measures)}",
+            )
     difficulty_model = None
     if recipe.difficulty.by == "surprisal":
         from .lm import CausalScorer
 
         spec = recipe.difficulty.model or ""
-        difficulty_model = CausalScorer(spec if spec.startswith("hf:") else str(recipe.path(spec)),
-                                        purpose="difficulty: {by: surprisal}", device="cpu")
-    return Inputs(recipe=recipe, grammar=grammar, content=content, renderer=renderer,
-                  tokenizers=tokenizers, splits=frame_splits(recipe, content),
-                  drift_model=drift_model, difficulty_model=difficulty_model)
+        difficulty_model = CausalScorer(
+            spec if spec.startswith("hf:") else str(recipe.path(spec)),
+            purpose="difficulty: {by: surprisal}",
+            device="cpu",
+        )
+    return Inputs(
+        recipe=recipe,
+        grammar=grammar,
+        content=content,
+        renderer=renderer,
+        tokenizers=tokenizers,
+        splits=frame_splits(recipe, content),
+        drift_model=drift_model,
+        difficulty_model=difficulty_model,
+    )
 
 
 def with_worlds(content: Content, recipe: Recipe) -> Content:
@@ -98,15 +143,18 @@ def with_worlds(content: Content, recipe: Recipe) -> Content:
     from .worlds.generate import load_banks, world_domain
 
     if "worlds" in content.domains:
-        raise RecipeError("a curated domain is named `worlds`, the name of generated frames",
-                          file=recipe.base_dir / "trailforge.yaml",
-                          hint="rename content/domains/worlds.yaml")
+        raise RecipeError(
+            "a curated domain is named `worlds`, the name of generated frames",
+            file=recipe.base_dir / "trailforge.yaml",
+            hint="rename content/domains/worlds.yaml",
+        )
     worlds = recipe.worlds
     assert worlds is not None, "called only for a recipe with worlds"
     path = recipe.path(worlds.banks)
     domain = world_domain(load_banks(path), recipe.seed, worlds.frames, worlds.ood_frames)
-    return replace(content, domains={**content.domains, "worlds": domain},
-                   files=content.files + (path,))
+    return replace(
+        content, domains={**content.domains, "worlds": domain}, files=content.files + (path,)
+    )
 
 
 def frame_splits(recipe: Recipe, content: Content) -> dict[tuple[str, str], str]:
@@ -121,10 +169,13 @@ def frame_splits(recipe: Recipe, content: Content) -> dict[tuple[str, str], str]
         bounds.append(total)
     splits = {}
     for domain in content.domains.values():
-        ranked = sorted((f for f in domain.frames if not f.held_out),
-                        key=lambda f: unit_interval(recipe.seed, "split", domain.name, f.id))
+        ranked = sorted(
+            (f for f in domain.frames if not f.held_out),
+            key=lambda f: unit_interval(recipe.seed, "split", domain.name, f.id),
+        )
         for rank, frame in enumerate(ranked):
             position = (rank + 0.5) / len(ranked)
             splits[domain.name, frame.id] = next(
-                (n for n, b in zip(names, bounds) if position < b), names[-1])
+                (n for n, b in zip(names, bounds) if position < b), names[-1]
+            )
     return splits

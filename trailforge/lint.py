@@ -33,12 +33,42 @@ from .recipe import Recipe
 from .render import Renderer
 
 #: Connectives (first words) that mark a contrast, whatever a grammar calls them.
-CONTRAST_WORDS = frozenset({"but", "yet", "however", "still", "even so", "nevertheless",
-                            "nonetheless", "though", "although", "whereas"})
+CONTRAST_WORDS = frozenset(
+    {
+        "but",
+        "yet",
+        "however",
+        "still",
+        "even so",
+        "nevertheless",
+        "nonetheless",
+        "though",
+        "although",
+        "whereas",
+    }
+)
 #: Words that raise or lower the certainty of a claim; never at the head of a stated fact.
-CERTAINTY_WORDS = frozenset({"clearly", "surely", "certainly", "naturally", "obviously",
-                             "evidently", "indeed", "undoubtedly", "definitely", "probably",
-                             "perhaps", "maybe", "possibly", "apparently", "presumably"})
+CERTAINTY_WORDS = frozenset(
+    {
+        "clearly",
+        "surely",
+        "certainly",
+        "naturally",
+        "obviously",
+        "evidently",
+        "indeed",
+        "undoubtedly",
+        "definitely",
+        "probably",
+        "perhaps",
+        "maybe",
+        "possibly",
+        "apparently",
+        "presumably",
+    }
+)
+
+
 def is_contrast(connective: str) -> bool:
     """Whether a connective opens with a contrast word ("But", "However, notice that")."""
     key = connective_key(connective)
@@ -76,17 +106,24 @@ def lint_grammar(grammar: Grammar, base: Path) -> Iterator[Finding]:
     for relation, connectives in grammar.relations.items():
         for connective in connectives:
             if is_contrast(connective) and relation not in grammar.contrast:
-                yield Finding("contrast-connective", where, f"{connective!r} marks a contrast but "
-                              f"relation {relation!r} is not listed under `contrast`")
+                yield Finding(
+                    "contrast-connective",
+                    where,
+                    f"{connective!r} marks a contrast but "
+                    f"relation {relation!r} is not listed under `contrast`",
+                )
 
 
-def lint_content(grammar: Grammar, content: Content, base: Path,
-                 registers: dict[str, dict[str, tuple[str, ...]]]) -> Iterator[Finding]:
+def lint_content(
+    grammar: Grammar, content: Content, base: Path, registers: dict[str, dict[str, tuple[str, ...]]]
+) -> Iterator[Finding]:
     """Findings in the frames: certainty words on facts, clauses that double their connective,
     flips that apply nowhere, relation choices that force a connective to repeat under some
     role's register (anchors on function words are refused by the loader already)."""
-    shortest = {r: min([len(grammar.relations[r])] + [len(reg[r]) for reg in registers.values()])
-                for r in grammar.relations}
+    shortest = {
+        r: min([len(grammar.relations[r])] + [len(reg[r]) for reg in registers.values()])
+        for r in grammar.relations
+    }
     for domain in content.domains.values():
         for frame in domain.frames:
             where = _at(frame.path, frame.line, base)
@@ -100,41 +137,70 @@ def lint_content(grammar: Grammar, content: Content, base: Path,
                     relation = frame.relations.get(slot.field, slot.relation)
                     first = text.split(" ", 1)[0].lower()
                     if relation not in INFERRED_RELATIONS and first in CERTAINTY_WORDS:
-                        yield Finding("certainty-on-fact", where, f"{frame.id}: {slot.field} "
-                                      f"states a fact but opens with {first!r}")
+                        yield Finding(
+                            "certainty-on-fact",
+                            where,
+                            f"{frame.id}: {slot.field} states a fact but opens with {first!r}",
+                        )
                     for connectives in [grammar.relations, *registers.values()]:
                         for c in connectives[relation]:
                             if c.rstrip(",").split(" ")[-1].lower() == first:
-                                yield Finding("doubled-word", where, f"{frame.id}: {c!r} before "
-                                              f"{slot.field} {text[:30]!r}")
+                                yield Finding(
+                                    "doubled-word",
+                                    where,
+                                    f"{frame.id}: {c!r} before {slot.field} {text[:30]!r}",
+                                )
                 used: defaultdict[str, int] = defaultdict(int)
                 for slot in chain.slots:
                     if slot.field in frame.fields:
                         used[frame.relations.get(slot.field, slot.relation)] += 1
                 for relation, count in used.items():
                     if count > shortest[relation]:
-                        yield Finding("repeated-connective", where,
-                                      f"{frame.id}: stage {stage} has {count} {relation!r} steps "
-                                      f"but a role gives the relation only {shortest[relation]} "
-                                      "connectives")
+                        yield Finding(
+                            "repeated-connective",
+                            where,
+                            f"{frame.id}: stage {stage} has {count} {relation!r} steps "
+                            f"but a role gives the relation only {shortest[relation]} "
+                            "connectives",
+                        )
             for flip in frame.flips:
-                applies = [s for s, c in grammar.stages.items()
-                           if all(x.field in frame.fields for x in c.slots if not x.optional)
-                           and flip.applies(s, [x.field for x in c.slots if x.field in frame.fields])]
+                applies = [
+                    s
+                    for s, c in grammar.stages.items()
+                    if all(x.field in frame.fields for x in c.slots if not x.optional)
+                    and flip.applies(s, [x.field for x in c.slots if x.field in frame.fields])
+                ]
                 if not applies:
-                    yield Finding("flip-edit", _at(frame.path, flip.line, base),
-                                  f"{frame.id}: the flip of {flip.step} applies in no stage")
+                    yield Finding(
+                        "flip-edit",
+                        _at(frame.path, flip.line, base),
+                        f"{frame.id}: the flip of {flip.step} applies in no stage",
+                    )
 
 
-def lint_rows(directory: Path, grammar: Grammar, registers: dict[str, dict[str, tuple[str, ...]]],
-              splits: list[str], min_frames: int) -> Iterator[Finding]:
+def lint_rows(
+    directory: Path,
+    grammar: Grammar,
+    registers: dict[str, dict[str, tuple[str, ...]]],
+    splits: list[str],
+    min_frames: int,
+) -> Iterator[Finding]:
     """Findings in a built version's `trails` rows; `registers` holds each role's connectives
     per relation (the grammar's, with the role's own where it has them); a domain with at least
     `min_frames` frames outside `ood` must reach every one of `splits`."""
     files = sorted((directory / "data" / "trails").glob("*.parquet"))
     by_id: dict[str, dict] = {}
-    columns = ["id", "parent_id", "split", "domain", "frame_id", "role", "steps", "mutation",
-               "conclusion"]
+    columns = [
+        "id",
+        "parent_id",
+        "split",
+        "domain",
+        "frame_id",
+        "role",
+        "steps",
+        "mutation",
+        "conclusion",
+    ]
     located: list[tuple[str, dict]] = []
     for path in files:
         name = path.relative_to(directory).as_posix()
@@ -145,20 +211,29 @@ def lint_rows(directory: Path, grammar: Grammar, registers: dict[str, dict[str, 
     frames_of: dict[str, set[str]] = defaultdict(set)
     for name, row in located:
         where = f"{name}: row {row['id']}"
-        yield from _lint_row(row, by_id, grammar, registers.get(row["role"], grammar.relations),
-                             where)
+        yield from _lint_row(
+            row, by_id, grammar, registers.get(row["role"], grammar.relations), where
+        )
         if row["split"] != "ood":
             splits_of[row["domain"]].add(row["split"])
             frames_of[row["domain"]].add(row["frame_id"])
     for domain, reached in sorted(splits_of.items()):
         missing = set(splits) - reached
         if missing and len(frames_of[domain]) >= min_frames:
-            yield Finding("stratified-splits", f"domain {domain}",
-                          f"{len(frames_of[domain])} frames but no rows in {sorted(missing)}")
+            yield Finding(
+                "stratified-splits",
+                f"domain {domain}",
+                f"{len(frames_of[domain])} frames but no rows in {sorted(missing)}",
+            )
 
 
-def _lint_row(row: dict, by_id: dict[str, dict], grammar: Grammar,
-              relations: dict[str, tuple[str, ...]], where: str) -> Iterator[Finding]:
+def _lint_row(
+    row: dict,
+    by_id: dict[str, dict],
+    grammar: Grammar,
+    relations: dict[str, tuple[str, ...]],
+    where: str,
+) -> Iterator[Finding]:
     steps = row["steps"]
     keys = [connective_key(s["connective"]) for s in steps]
     repeated = sorted({k for k in keys if keys.count(k) > 1})
@@ -167,15 +242,24 @@ def _lint_row(row: dict, by_id: dict[str, dict], grammar: Grammar,
     for step in steps:
         relation, connective = step["relation"], step["connective"]
         if is_contrast(connective) and relation not in grammar.contrast:
-            yield Finding("contrast-connective", where,
-                          f"{connective!r} on a {relation!r} step: {step['text'][:40]!r}")
+            yield Finding(
+                "contrast-connective",
+                where,
+                f"{connective!r} on a {relation!r} step: {step['text'][:40]!r}",
+            )
         elif relation in relations and connective not in relations[relation]:
-            yield Finding("contrast-connective", where,
-                          f"{connective!r} is not a connective of relation {relation!r}")
+            yield Finding(
+                "contrast-connective",
+                where,
+                f"{connective!r} is not a connective of relation {relation!r}",
+            )
         first = step["text"].split(" ", 1)[0].lower()
         if relation not in INFERRED_RELATIONS and first in CERTAINTY_WORDS:
-            yield Finding("certainty-on-fact", where,
-                          f"{first!r} opens a stated fact ({relation}): {step['text'][:40]!r}")
+            yield Finding(
+                "certainty-on-fact",
+                where,
+                f"{first!r} opens a stated fact ({relation}): {step['text'][:40]!r}",
+            )
     mutation = row["mutation"]
     if mutation is None:
         return
@@ -189,13 +273,19 @@ def _lint_row(row: dict, by_id: dict[str, dict], grammar: Grammar,
             return
         pairs = list(zip(parent["steps"], steps))
         edited = [i for i, (p, s) in enumerate(pairs[:-1]) if p["text"] != s["text"]]
-        moved = [i for i, (p, s) in enumerate(pairs)
-                 if p["connective"] != s["connective"] and p["relation"] == s["relation"]]
+        moved = [
+            i
+            for i, (p, s) in enumerate(pairs)
+            if p["connective"] != s["connective"] and p["relation"] == s["relation"]
+        ]
         if len(edited) != 1:
             yield Finding("flip-edit", where, f"the flip edits {len(edited)} steps, not one")
         if moved:
-            yield Finding("flip-edit", where, f"the flip changes the connective of steps {moved} "
-                          "whose relation it keeps")
+            yield Finding(
+                "flip-edit",
+                where,
+                f"the flip changes the connective of steps {moved} whose relation it keeps",
+            )
         if row["conclusion"] == parent["conclusion"]:
             yield Finding("flip-edit", where, "the flip leaves the conclusion as it was")
 
@@ -207,17 +297,27 @@ def lint(recipe: Recipe, directory: Path | None = None) -> list[Finding]:
     content = load_content(recipe.path(recipe.content), domains, frozenset(grammar.relations))
     renderer = Renderer(recipe.path(recipe.templates), {})
     registers = {role: renderer.register(role, grammar.relations) for role in recipe.roles}
-    findings = [*lint_grammar(grammar, recipe.base_dir),
-                *lint_content(grammar, content, recipe.base_dir, registers)]
+    findings = [
+        *lint_grammar(grammar, recipe.base_dir),
+        *lint_content(grammar, content, recipe.base_dir, registers),
+    ]
     for role, relations in registers.items():
         where = _at(recipe.path(recipe.templates) / "roles" / f"{role}.j2", None, recipe.base_dir)
-        findings += [Finding("contrast-connective", where, f"{c!r} marks a contrast but the role "
-                             f"gives it for relation {r!r}")
-                     for r, cs in relations.items() if r not in grammar.contrast
-                     for c in cs if is_contrast(c)]
+        findings += [
+            Finding(
+                "contrast-connective",
+                where,
+                f"{c!r} marks a contrast but the role gives it for relation {r!r}",
+            )
+            for r, cs in relations.items()
+            if r not in grammar.contrast
+            for c in cs
+            if is_contrast(c)
+        ]
     if directory is not None:
         splits = [name for name, share in recipe.splits.items() if share > 0]
         smallest = min(recipe.splits[name] for name in splits)
-        findings += lint_rows(directory, grammar, registers, splits,
-                              min_frames=math.ceil(1 / smallest))
+        findings += lint_rows(
+            directory, grammar, registers, splits, min_frames=math.ceil(1 / smallest)
+        )
     return list(dict.fromkeys(findings))  # a frame's rule breach is found once per stage

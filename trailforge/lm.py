@@ -16,8 +16,10 @@ from typing import Any, Sequence
 from .errors import ModelError
 from .settings import hub_offline
 
-INSTALL_HINT = ("install torch and the drift extra: pip install torch==2.13.0 (CPU) first, then "
-                "pip install -e '.[drift]'")
+INSTALL_HINT = (
+    "install torch and the drift extra: pip install torch==2.13.0 (CPU) first, then "
+    "pip install -e '.[drift]'"
+)
 
 
 def require_torch(purpose: str) -> Any:
@@ -25,7 +27,9 @@ def require_torch(purpose: str) -> Any:
     try:
         import torch
     except ImportError:
-        raise ModelError(f"{purpose} needs torch, which is not installed", hint=INSTALL_HINT) from None
+        raise ModelError(
+            f"{purpose} needs torch, which is not installed", hint=INSTALL_HINT
+        ) from None
     return torch
 
 
@@ -62,8 +66,14 @@ def _fingerprint(where: str, config: Any) -> str:
     return digest.hexdigest()
 
 
-def load_model(spec: str, purpose: str, *, causal_only: bool = False, device: str = "auto",
-               source: str | None = None) -> Loaded:
+def load_model(
+    spec: str,
+    purpose: str,
+    *,
+    causal_only: bool = False,
+    device: str = "auto",
+    source: str | None = None,
+) -> Loaded:
     """Load `spec` (a local folder or hf:ORG/NAME; `source` overrides where the files are read
     from). `causal_only` refuses an encoder. Every failure is a ModelError naming the spec."""
     torch = require_torch(purpose)
@@ -75,20 +85,27 @@ def load_model(spec: str, purpose: str, *, causal_only: bool = False, device: st
     hub = spec.startswith("hf:")
     where = source or (spec[3:] if hub else spec)
     if not hub and not Path(where).is_dir():
-        raise ModelError(f"no model folder {spec!r}", file=where,
-                         hint="pass a folder written by save_pretrained, or hf:ORG/NAME")
+        raise ModelError(
+            f"no model folder {spec!r}",
+            file=where,
+            hint="pass a folder written by save_pretrained, or hf:ORG/NAME",
+        )
     local = not hub or hub_offline()
     try:
         config = AutoConfig.from_pretrained(where, local_files_only=local)
     except (OSError, ValueError, KeyError) as exc:
-        raise ModelError(f"cannot load model {spec!r}: {str(exc).splitlines()[0]}",
-                         hint="pass a local model folder, or hf:ORG/NAME with network") from None
+        raise ModelError(
+            f"cannot load model {spec!r}: {str(exc).splitlines()[0]}",
+            hint="pass a local model folder, or hf:ORG/NAME with network",
+        ) from None
     causal = is_causal(config)
     if causal_only and not causal:
-        raise ModelError(f"{spec!r} is not a causal language model "
-                         f"({', '.join(config.architectures or ['no architecture'])})",
-                         hint=f"{purpose} scores texts with a decoder (GPT-2, Llama, ...); an "
-                         "encoder such as BERT cannot")
+        raise ModelError(
+            f"{spec!r} is not a causal language model "
+            f"({', '.join(config.architectures or ['no architecture'])})",
+            hint=f"{purpose} scores texts with a decoder (GPT-2, Llama, ...); an "
+            "encoder such as BERT cannot",
+        )
     try:
         tokenizer = AutoTokenizer.from_pretrained(where, local_files_only=local)
         loader = AutoModelForCausalLM if causal else AutoModel
@@ -106,18 +123,21 @@ def load_model(spec: str, purpose: str, *, causal_only: bool = False, device: st
 class CausalScorer:
     """A causal LM that scores completions by their token log-probabilities after a prompt."""
 
-    def __init__(self, spec: str, purpose: str = "scoring", device: str = "auto",
-                 batch_size: int = 16) -> None:
+    def __init__(
+        self, spec: str, purpose: str = "scoring", device: str = "auto", batch_size: int = 16
+    ) -> None:
         loaded = load_model(spec, purpose, causal_only=True, device=device)
         if not loaded.tokenizer.is_fast:
-            raise ModelError(f"{spec!r} has no fast tokenizer (tokenizer.json)",
-                             hint="scoring needs character offsets to find where a completion "
-                             "starts")
+            raise ModelError(
+                f"{spec!r} has no fast tokenizer (tokenizer.json)",
+                hint="scoring needs character offsets to find where a completion starts",
+            )
         self.model, self.tokenizer, self.torch = loaded.model, loaded.tokenizer, loaded.torch
         self.device, self.fingerprint = loaded.device, loaded.fingerprint
         self.batch_size = batch_size
         self.max_length = getattr(loaded.config, "n_positions", None) or getattr(
-            loaded.config, "max_position_embeddings", 1024)
+            loaded.config, "max_position_embeddings", 1024
+        )
         self.name = spec
 
     def _logps(self, prompts: Sequence[str], completions: Sequence[str]) -> list[tuple[float, int]]:
@@ -129,12 +149,17 @@ class CausalScorer:
         out: list[tuple[float, int]] = [(0.0, 0)] * len(prompts)
         with torch.no_grad():
             for start in range(0, len(order), self.batch_size):
-                batch = order[start:start + self.batch_size]
+                batch = order[start : start + self.batch_size]
                 batch_p = [prompts[i] for i in batch]
                 batch_c = [completions[i] for i in batch]
-                enc = self.tokenizer([p + c for p, c in zip(batch_p, batch_c)], padding=True,
-                                     truncation=True, max_length=self.max_length,
-                                     return_offsets_mapping=True, return_tensors="pt")
+                enc = self.tokenizer(
+                    [p + c for p, c in zip(batch_p, batch_c)],
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_offsets_mapping=True,
+                    return_tensors="pt",
+                )
                 ends = enc.pop("offset_mapping")[:, 1:, 1]
                 enc = {k: v.to(self.device) for k, v in enc.items()}
                 logits = self.model(**enc).logits[:, :-1].float()

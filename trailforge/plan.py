@@ -32,7 +32,9 @@ class WorkItem:
     view: str
     voice: int
     key: str  # stable hash: orders items for --limit and names the family
-    broken: bool = False  # a judging role examines this chain with a conclusion that does not follow
+    broken: bool = (
+        False  # a judging role examines this chain with a conclusion that does not follow
+    )
 
 
 def _usable(frame: Frame, chain: Chain) -> bool:
@@ -77,32 +79,51 @@ def plan(inputs: Inputs) -> list[WorkItem]:
             if gene.domains != "all" and domain.name not in gene.domains:
                 continue
             for frame in domain.frames:
-                if not _usable(frame, chain) or (frame.logic is not None
-                                                 and stage not in world_stages(recipe, frame)):
+                if not _usable(frame, chain) or (
+                    frame.logic is not None and stage not in world_stages(recipe, frame)
+                ):
                     continue
                 rng = item_rng(recipe.seed, "renderings", stage, domain.name, frame.id)
                 picks = rng.sample(combos, min(per_frame, len(combos)))
                 can_break = bool(wrong_conclusions(frame, stage, chain))
                 for role, view in picks:
                     voice = rng.randrange(VOICES)
-                    role_breaks = can_break and role in judges and rng.random() < recipe.broken_share
-                    key = stable_hash(recipe.seed, stage, chain.qualified_name, domain.name,
-                                      frame.id, role, view, voice, *(["broken"] if role_breaks else []))
-                    items.append(WorkItem(stage, domain.name, frame.id, role, view, voice, key,
-                                          broken=role_breaks))
+                    role_breaks = (
+                        can_break and role in judges and rng.random() < recipe.broken_share
+                    )
+                    key = stable_hash(
+                        recipe.seed,
+                        stage,
+                        chain.qualified_name,
+                        domain.name,
+                        frame.id,
+                        role,
+                        view,
+                        voice,
+                        *(["broken"] if role_breaks else []),
+                    )
+                    items.append(
+                        WorkItem(
+                            stage, domain.name, frame.id, role, view, voice, key, broken=role_breaks
+                        )
+                    )
     items.sort(key=lambda item: item.key)
     return items[: recipe.limit] if recipe.limit else items
 
 
 def shards(items: Sequence[WorkItem], size: int | None = None) -> list[list[WorkItem]]:
     size = size or SHARD_SIZE
-    return [list(items[i:i + size]) for i in range(0, len(items), size)]
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
 def split_of(recipe: Recipe, item: WorkItem, splits: dict[tuple[str, str], str]) -> str:
     """The split of an item's family: held-out ground goes to `ood`, the rest by its frame."""
     ood = recipe.ood
-    if item.domain in ood.domains or item.role in ood.roles or item.view in ood.views \
-            or (item.domain, item.frame_id) not in splits:
+    if (
+        item.domain in ood.domains
+        or item.role in ood.roles
+        or item.view in ood.views
+        or (item.domain, item.frame_id) not in splits
+    ):
         return "ood"
     return splits[item.domain, item.frame_id]

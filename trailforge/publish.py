@@ -61,19 +61,30 @@ class PublishResult:
     messages: list[str] = field(default_factory=list)
 
 
-def plan_publish(directory: Path, repo_id: str, branch: str = "main", private: bool = False
-                 ) -> PublishPlan:
+def plan_publish(
+    directory: Path, repo_id: str, branch: str = "main", private: bool = False
+) -> PublishPlan:
     """What would be sent: exactly the files the manifest lists (card, manifest, stats, shards,
     tokenizer copies); anything else in the folder is never sent (`verify` reports it)."""
     directory = Path(directory)
     manifest = read_manifest(directory)
     if "/" not in repo_id or repo_id.count("/") != 1 or not all(repo_id.split("/")):
-        raise PublishError(f"repo id {repo_id!r} must look like ORG/NAME",
-                           hint="e.g. --repo-id my-org/ski-tracks")
-    files = [PlannedFile(name, (directory / name).stat().st_size, sha256_file(directory / name))
-             for name in sorted(listed_files(manifest)) if (directory / name).is_file()]
-    return PublishPlan(directory=directory, repo_id=repo_id, branch=branch,
-                       tag=f"v{manifest['version']}", private=private, files=files)
+        raise PublishError(
+            f"repo id {repo_id!r} must look like ORG/NAME", hint="e.g. --repo-id my-org/ski-tracks"
+        )
+    files = [
+        PlannedFile(name, (directory / name).stat().st_size, sha256_file(directory / name))
+        for name in sorted(listed_files(manifest))
+        if (directory / name).is_file()
+    ]
+    return PublishPlan(
+        directory=directory,
+        repo_id=repo_id,
+        branch=branch,
+        tag=f"v{manifest['version']}",
+        private=private,
+        files=files,
+    )
 
 
 def _scrub(text: str, token: str | None) -> str:
@@ -85,23 +96,30 @@ def _hub_error(exc: Exception, action: str, token: str | None) -> PublishError:
     status = getattr(getattr(exc, "response", None), "status_code", None)
     message = _scrub(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, token)
     if type(exc).__name__ == "OfflineModeIsEnabled" or hub_offline():
-        return PublishError(f"cannot {action}: Hugging Face Hub access is disabled (HF_HUB_OFFLINE)",
-                            hint="unset HF_HUB_OFFLINE, or use --dry-run to see the plan offline")
+        return PublishError(
+            f"cannot {action}: Hugging Face Hub access is disabled (HF_HUB_OFFLINE)",
+            hint="unset HF_HUB_OFFLINE, or use --dry-run to see the plan offline",
+        )
     hints = {
         401: "the token is missing or invalid: set HF_TOKEN, pass --token-env VAR, or run "
-             "`hf auth login`",
+        "`hf auth login`",
         403: "the token may not write to this repo: use a token with write access to it",
         404: "the repo or branch was not found: check --repo-id and --branch",
         429: "the Hub is rate-limiting: wait a few minutes and publish again (it resumes safely)",
     }
     if status in hints:
-        return PublishError(f"cannot {action}: the Hub answered {status} ({message})",
-                            hint=hints[status])
+        return PublishError(
+            f"cannot {action}: the Hub answered {status} ({message})", hint=hints[status]
+        )
     if status is not None and status >= 500:
-        return PublishError(f"cannot {action}: Hub server error {status} ({message})",
-                            hint="try again later; publishing is safe to repeat")
-    return PublishError(f"cannot {action}: {message}",
-                        hint="check your network connection; publishing is safe to repeat")
+        return PublishError(
+            f"cannot {action}: Hub server error {status} ({message})",
+            hint="try again later; publishing is safe to repeat",
+        )
+    return PublishError(
+        f"cannot {action}: {message}",
+        hint="check your network connection; publishing is safe to repeat",
+    )
 
 
 def _remote_manifest(api: HubApi, repo_id: str, revision: str) -> dict[str, Any] | None:
@@ -110,20 +128,35 @@ def _remote_manifest(api: HubApi, repo_id: str, revision: str) -> dict[str, Any]
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except Exception as exc:  # the Hub boundary: a missing file or revision means "not there"
         status = getattr(getattr(exc, "response", None), "status_code", None)
-        if status == 404 or type(exc).__name__ in ("EntryNotFoundError", "RemoteEntryNotFoundError",
-                                                   "RevisionNotFoundError", "RepositoryNotFoundError"):
+        if status == 404 or type(exc).__name__ in (
+            "EntryNotFoundError",
+            "RemoteEntryNotFoundError",
+            "RevisionNotFoundError",
+            "RepositoryNotFoundError",
+        ):
             return None
         raise
 
 
 def _same_content(remote: dict[str, Any] | None, local: dict[str, Any]) -> bool:
-    return (remote is not None and remote.get("files") == local.get("files")
-            and remote.get("inputs_fingerprint") == local.get("inputs_fingerprint"))
+    return (
+        remote is not None
+        and remote.get("files") == local.get("files")
+        and remote.get("inputs_fingerprint") == local.get("inputs_fingerprint")
+    )
 
 
-def publish(directory: Path, repo_id: str, *, branch: str = "main", private: bool = False,
-            dry_run: bool = False, token: str | None = None, api: HubApi | None = None,
-            on_step: Callable[[str], None] | None = None) -> PublishResult:
+def publish(
+    directory: Path,
+    repo_id: str,
+    *,
+    branch: str = "main",
+    private: bool = False,
+    dry_run: bool = False,
+    token: str | None = None,
+    api: HubApi | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> PublishResult:
     """Verify a version, then push it to `repo_id` as one commit on `branch`, tagged `v<version>`.
 
     `dry_run` returns the plan and touches nothing (works offline). Repeating a publish is safe:
@@ -135,9 +168,12 @@ def publish(directory: Path, repo_id: str, *, branch: str = "main", private: boo
     report = verify(plan.directory)
     if not report.ok:
         failed = [f"{c.name} ({len(c.breaches)})" for c in report.checks if not c.ok]
-        raise PublishError(f"the version fails verification: {', '.join(failed)}",
-                           file=plan.directory, hint="run `trailforge verify` to see the breaches; "
-                           "rebuild instead of publishing a damaged version")
+        raise PublishError(
+            f"the version fails verification: {', '.join(failed)}",
+            file=plan.directory,
+            hint="run `trailforge verify` to see the breaches; "
+            "rebuild instead of publishing a damaged version",
+        )
     result = PublishResult(plan=plan)
     if dry_run:
         return result
@@ -155,22 +191,28 @@ def publish(directory: Path, repo_id: str, *, branch: str = "main", private: boo
         step(action)
         hub.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
         action = f"read the tags of {repo_id}"
-        tags = {t.name for t in getattr(hub.list_repo_refs(repo_id, repo_type="dataset"), "tags", [])}
+        tags = {
+            t.name for t in getattr(hub.list_repo_refs(repo_id, repo_type="dataset"), "tags", [])
+        }
         if plan.tag in tags:
             if _same_content(_remote_manifest(hub, repo_id, plan.tag), local):
                 result.already_published = True
                 result.messages.append(f"{plan.tag} already holds this content; nothing to do")
                 return result
-            raise PublishError(f"tag {plan.tag} already exists on {repo_id} with other content",
-                               hint="versions are immutable: bump the version and rebuild")
+            raise PublishError(
+                f"tag {plan.tag} already exists on {repo_id} with other content",
+                hint="versions are immutable: bump the version and rebuild",
+            )
         if branch != "main":
             action = f"create branch {branch}"
             hub.create_branch(repo_id, branch=branch, repo_type="dataset", exist_ok=True)
         action = f"read the files on {branch}"
         head = _remote_manifest(hub, repo_id, branch)
         if _same_content(head, local):
-            result.messages.append(f"{branch} already holds this content (an earlier publish was "
-                                   "interrupted before tagging); tagging it")
+            result.messages.append(
+                f"{branch} already holds this content (an earlier publish was "
+                "interrupted before tagging); tagging it"
+            )
             revision = branch
         else:
             from huggingface_hub import CommitOperationAdd, CommitOperationDelete
@@ -178,23 +220,36 @@ def publish(directory: Path, repo_id: str, *, branch: str = "main", private: boo
             ours = {f.path_in_repo for f in plan.files}
             existing = hub.list_repo_files(repo_id, repo_type="dataset", revision=branch)
             result.deleted = sorted(p for p in existing if p.startswith("data/") and p not in ours)
-            operations: list[Any] = [CommitOperationAdd(path_in_repo=f.path_in_repo,
-                                             path_or_fileobj=str(plan.directory / f.path_in_repo))
-                          for f in plan.files]
+            operations: list[Any] = [
+                CommitOperationAdd(
+                    path_in_repo=f.path_in_repo,
+                    path_or_fileobj=str(plan.directory / f.path_in_repo),
+                )
+                for f in plan.files
+            ]
             operations += [CommitOperationDelete(path_in_repo=p) for p in result.deleted]
             action = f"commit {len(plan.files)} files to {repo_id}@{branch}"
             step(action)
             commit = hub.create_commit(
-                repo_id, operations, repo_type="dataset", revision=branch,
+                repo_id,
+                operations,
+                repo_type="dataset",
+                revision=branch,
                 commit_message=f"trailforge: {local['name']} {local['version']}",
                 commit_description=f"Built by trailforge {local.get('trailforge_version')}; "
-                f"inputs fingerprint {local.get('inputs_fingerprint')}.")
+                f"inputs fingerprint {local.get('inputs_fingerprint')}.",
+            )
             result.commit_url = getattr(commit, "commit_url", None)
             revision = getattr(commit, "oid", None) or branch
         action = f"tag {plan.tag}"
         step(action)
-        hub.create_tag(repo_id, tag=plan.tag, revision=revision, repo_type="dataset",
-                       tag_message=f"{local['name']} {local['version']}")
+        hub.create_tag(
+            repo_id,
+            tag=plan.tag,
+            revision=revision,
+            repo_type="dataset",
+            tag_message=f"{local['name']} {local['version']}",
+        )
     except PublishError:
         raise
     except Exception as exc:  # the Hub boundary raises HTTP, network and validation errors

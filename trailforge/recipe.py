@@ -71,8 +71,15 @@ class CardMeta(BaseModel):
     language: list[str] = Field(default_factory=lambda: ["en"], min_length=1)
     task_categories: list[str] = Field(default_factory=lambda: ["text-generation"])
     task_ids: list[str] = Field(default_factory=lambda: ["language-modeling"])
-    tags: list[str] = Field(default_factory=lambda: ["reasoning", "curriculum", "synthetic",
-                                                     "micro-variants", "trailforge"])
+    tags: list[str] = Field(
+        default_factory=lambda: [
+            "reasoning",
+            "curriculum",
+            "synthetic",
+            "micro-variants",
+            "trailforge",
+        ]
+    )
 
 
 class Anchors(BaseModel):
@@ -87,10 +94,14 @@ class Anchors(BaseModel):
     def _tags(cls, v: list[str]) -> list[str]:
         for tag in v:
             if tag.count("{}") != 1 or not tag.replace("{}", "").strip():
-                raise ValueError(f"tag {tag!r} must hold `{{}}` once and some text, e.g. '[KEY] {{}}'")
+                raise ValueError(
+                    f"tag {tag!r} must hold `{{}}` once and some text, e.g. '[KEY] {{}}'"
+                )
             if any(bad in tag for bad in ("->", "=>", "|")):
-                raise ValueError(f"tag {tag!r} reads as logic (an arrow or a pipe); use a bracket "
-                                 "tag or emphasis")
+                raise ValueError(
+                    f"tag {tag!r} reads as logic (an arrow or a pipe); use a bracket "
+                    "tag or emphasis"
+                )
         if len(set(v)) != len(v):
             raise ValueError("entries must be unique")
         return v
@@ -131,10 +142,12 @@ class Recipe(BaseModel):
     roles: list[str] = Field(min_length=1)
     views: list[str] = Field(min_length=1)
     curriculum: list[StagePlan] = Field(
-        default_factory=lambda: [StagePlan(stage=s) for s in range(1, 6)], min_length=1)
+        default_factory=lambda: [StagePlan(stage=s) for s in range(1, 6)], min_length=1
+    )
     trails_per_frame: int = Field(default=2, ge=1)
-    tokenizers: list[str] = Field(default_factory=lambda: ["o200k_base", "cl100k_base"],
-                                  min_length=1)
+    tokenizers: list[str] = Field(
+        default_factory=lambda: ["o200k_base", "cl100k_base"], min_length=1
+    )
     max_token_distance: int = Field(default=2, ge=1, le=16)
     #: The bound for meaning-changing edits (flips): the edited words, the conclusion and, where
     #: the edit changes a step's relation, its connective.
@@ -142,15 +155,17 @@ class Recipe(BaseModel):
     variants_per_trail: int = Field(default=4, ge=0)
     walks: int = Field(default=1, ge=0)
     walk_depth: int = Field(default=3, ge=1)
-    mutators: list[str] = Field(default_factory=lambda: ["anchor", "synonym", "connective",
-                                                         "filler", "flip"])
+    mutators: list[str] = Field(
+        default_factory=lambda: ["anchor", "synonym", "connective", "filler", "flip"]
+    )
     anchors: Anchors = Field(default_factory=Anchors)
     #: Share of a judging role's renderings (a role template with `reject`) that show a broken
     #: chain: a conclusion that does not follow, which the role rejects (rows with valid false).
     broken_share: float = Field(default=0.3, ge=0, le=1)
     worlds: Worlds | None = None
     splits: dict[str, float] = Field(
-        default_factory=lambda: {"train": 0.9, "validation": 0.05, "test": 0.05})
+        default_factory=lambda: {"train": 0.9, "validation": 0.05, "test": 0.05}
+    )
     ood: OOD = Field(default_factory=OOD)
     order: Literal["curriculum", "shuffle"] = "curriculum"
     difficulty: Difficulty = Field(default_factory=Difficulty)
@@ -189,7 +204,9 @@ class Recipe(BaseModel):
         if "train" not in v:
             raise ValueError("a `train` split is required")
         if "ood" in v:
-            raise ValueError("`ood` is filled from `ood.domains`/`roles`/`views`, not by proportion")
+            raise ValueError(
+                "`ood` is filled from `ood.domains`/`roles`/`views`, not by proportion"
+            )
         if not all(NAME_RE.fullmatch(k) and "-" not in k for k in v):
             raise ValueError("split names use letters, digits and '_'")
         return v
@@ -270,8 +287,12 @@ def load_recipe(path: Path | None = None, **overrides: Any) -> Recipe:
     path = Path(path) if path is not None else default_recipe_path()
     data = load_yaml(path, RecipeError, "recipe")
     if not isinstance(data, dict):
-        raise RecipeError("a recipe must be a mapping", file=path, line=1,
-                          hint="see trailforge.yaml for the fields")
+        raise RecipeError(
+            "a recipe must be a mapping",
+            file=path,
+            line=1,
+            hint="see trailforge.yaml for the fields",
+        )
     merged = dict(data)
     merged.update({k: v for k, v in overrides.items() if v is not None})
     merged["base_dir"] = path.resolve().parent

@@ -120,8 +120,11 @@ class Renderer:
 
     def __init__(self, template_dir: Path, domain_titles: dict[str, str]) -> None:
         if not template_dir.is_dir():
-            raise TemplateError("template folder not found", file=template_dir,
-                                hint="point the recipe's `templates` at a folder with roles/ and views/")
+            raise TemplateError(
+                "template folder not found",
+                file=template_dir,
+                hint="point the recipe's `templates` at a folder with roles/ and views/",
+            )
         self.template_dir = template_dir
         self.domain_titles = domain_titles
         self.env = SandboxedEnvironment(
@@ -142,13 +145,20 @@ class Renderer:
         path = self.template_dir / name
         if not path.is_file():
             folder = name.split("/")[0]
-            raise TemplateError(f"template {name} not found", file=path,
-                                hint=f"available {folder}: {', '.join(self.available(folder))}")
+            raise TemplateError(
+                f"template {name} not found",
+                file=path,
+                hint=f"available {folder}: {', '.join(self.available(folder))}",
+            )
         try:
             return self.env.get_template(name)
         except jinja2.TemplateSyntaxError as exc:
-            raise TemplateError(f"template syntax error: {exc.message}", file=path,
-                                line=exc.lineno, hint="fix the Jinja syntax") from None
+            raise TemplateError(
+                f"template syntax error: {exc.message}",
+                file=path,
+                line=exc.lineno,
+                hint="fix the Jinja syntax",
+            ) from None
 
     def _guard(self, name: str, call: Any) -> Any:
         """Run template code, turning its failures into a TemplateError with file and line; output
@@ -161,35 +171,62 @@ class Renderer:
             raise
         except _Overtime as exc:
             file, line = _template_location(exc)
-            raise TemplateError(f"template {name} ran past {MAX_SECONDS:g} s (a loop without "
-                                "end, or loops inside loops)", file=file or self.template_dir / name,
-                                line=line, hint="a view lays out one short chain; check its loops"
-                                ) from None
+            raise TemplateError(
+                f"template {name} ran past {MAX_SECONDS:g} s (a loop without "
+                "end, or loops inside loops)",
+                file=file or self.template_dir / name,
+                line=line,
+                hint="a view lays out one short chain; check its loops",
+            ) from None
         except RecursionError as exc:
             file, line = _template_location(exc)
-            raise TemplateError(f"template {name} recurses without end (a macro calling itself)",
-                                file=file or self.template_dir / name, line=line,
-                                hint="give the recursion a base case, or use a loop") from None
+            raise TemplateError(
+                f"template {name} recurses without end (a macro calling itself)",
+                file=file or self.template_dir / name,
+                line=line,
+                hint="give the recursion a base case, or use a loop",
+            ) from None
         except OverflowError as exc:  # the sandbox's range cap
             file, line = _template_location(exc)
-            raise TemplateError(f"template {name} asks for too large a range: {exc}",
-                                file=file or self.template_dir / name, line=line,
-                                hint=f"ranges are capped at {MAX_RANGE} items") from None
-        except (jinja2.UndefinedError, jinja2.exceptions.SecurityError, jinja2.TemplateError,
-                TypeError, ValueError, AttributeError, IndexError, KeyError,
-                ArithmeticError) as exc:
-            file, line = _template_location(exc)
-            kind = "unsafe operation" if isinstance(exc, jinja2.exceptions.SecurityError) else \
-                "undefined variable" if isinstance(exc, jinja2.UndefinedError) else "render error"
             raise TemplateError(
-                f"{kind} in template {name}: {exc}", file=file or self.template_dir / name,
-                line=line, hint="templates may use: steps (kind, relation, connective, text), intro, outro, "
+                f"template {name} asks for too large a range: {exc}",
+                file=file or self.template_dir / name,
+                line=line,
+                hint=f"ranges are capped at {MAX_RANGE} items",
+            ) from None
+        except (
+            jinja2.UndefinedError,
+            jinja2.exceptions.SecurityError,
+            jinja2.TemplateError,
+            TypeError,
+            ValueError,
+            AttributeError,
+            IndexError,
+            KeyError,
+            ArithmeticError,
+        ) as exc:
+            file, line = _template_location(exc)
+            kind = (
+                "unsafe operation"
+                if isinstance(exc, jinja2.exceptions.SecurityError)
+                else "undefined variable"
+                if isinstance(exc, jinja2.UndefinedError)
+                else "render error"
+            )
+            raise TemplateError(
+                f"{kind} in template {name}: {exc}",
+                file=file or self.template_dir / name,
+                line=line,
+                hint="templates may use: steps (kind, relation, connective, text), intro, outro, "
                 "domain, role, view; roles define intro(domain, variant) and outro(domain, variant)",
             ) from None
         if isinstance(result, str) and len(result) > MAX_OUTPUT:
-            raise TemplateError(f"template {name} renders {len(result):,} characters, over the "
-                                f"cap of {MAX_OUTPUT:,}", file=self.template_dir / name,
-                                hint="a view lays out one short chain; check its loops")
+            raise TemplateError(
+                f"template {name} renders {len(result):,} characters, over the "
+                f"cap of {MAX_OUTPUT:,}",
+                file=self.template_dir / name,
+                hint="a view lays out one short chain; check its loops",
+            )
         return result
 
     def _role(self, role: str) -> tuple[str, Any]:
@@ -211,16 +248,20 @@ class Renderer:
             closing = "outro" if valid else "reject"
             for macro in ("intro", closing):
                 if not hasattr(module, macro):
-                    raise TemplateError(f"role template {name} defines no `{macro}` macro",
-                                        file=self.template_dir / name,
-                                        hint="define {% macro " + macro + "(domain, variant) %}")
+                    raise TemplateError(
+                        f"role template {name} defines no `{macro}` macro",
+                        file=self.template_dir / name,
+                        hint="define {% macro " + macro + "(domain, variant) %}",
+                    )
             title = self.domain_titles.get(domain, domain)
             intro = str(self._guard(name, lambda: module.intro(title, variant))).strip()
             outro = str(self._guard(name, lambda: getattr(module, closing)(title, variant))).strip()
             self._voices[key] = (intro, outro)
         return self._voices[key]
 
-    def register(self, role: str, relations: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    def register(
+        self, role: str, relations: dict[str, tuple[str, ...]]
+    ) -> dict[str, tuple[str, ...]]:
         """`relations` with the role's own connectives where it gives them (a role template may
         `{% set connectives = {"concludes": ["So"], ...} %}`: a child says "So", never "Hence").
         Computed once per role and set of relations (every family asks)."""
@@ -229,25 +270,37 @@ class Renderer:
             self._registers[key] = self._register(role, relations)
         return self._registers[key]
 
-    def _register(self, role: str, relations: dict[str, tuple[str, ...]]
-                  ) -> dict[str, tuple[str, ...]]:
+    def _register(
+        self, role: str, relations: dict[str, tuple[str, ...]]
+    ) -> dict[str, tuple[str, ...]]:
         name, module = self._role(role)
         own = getattr(module, "connectives", None)
         if own is None:
             return relations
         path = self.template_dir / name
         if not isinstance(own, dict):
-            raise TemplateError(f"{name}: connectives must map relations to lists", file=path,
-                                hint='e.g. {% set connectives = {"concludes": ["So"]} %}')
+            raise TemplateError(
+                f"{name}: connectives must map relations to lists",
+                file=path,
+                hint='e.g. {% set connectives = {"concludes": ["So"]} %}',
+            )
         merged = dict(relations)
         for relation, alternatives in own.items():
             if relation not in relations:
-                raise TemplateError(f"{name}: connectives name unknown relation {relation!r}",
-                                    file=path, hint=f"known relations: {', '.join(relations)}")
-            if (not isinstance(alternatives, list) or not alternatives or not all(
-                    isinstance(c, str) and c and c.strip() == c for c in alternatives)):
-                raise TemplateError(f"{name}: connectives[{relation!r}] must be a non-empty list "
-                                    "of connectives", file=path)
+                raise TemplateError(
+                    f"{name}: connectives name unknown relation {relation!r}",
+                    file=path,
+                    hint=f"known relations: {', '.join(relations)}",
+                )
+            if (
+                not isinstance(alternatives, list)
+                or not alternatives
+                or not all(isinstance(c, str) and c and c.strip() == c for c in alternatives)
+            ):
+                raise TemplateError(
+                    f"{name}: connectives[{relation!r}] must be a non-empty list of connectives",
+                    file=path,
+                )
             merged[relation] = tuple(alternatives)
         return merged
 
@@ -257,25 +310,49 @@ class Renderer:
         if name not in self._views:
             self._views[name] = self._load(name)
         intro, outro = self.voice(spec.role, spec.domain, spec.voice, spec.valid)
-        return str(self._guard(name, lambda: self._views[name].render(
-            steps=steps, intro=intro, outro=outro, role=spec.role, view=spec.view,
-            domain=self.domain_titles.get(spec.domain, spec.domain))))
+        return str(
+            self._guard(
+                name,
+                lambda: self._views[name].render(
+                    steps=steps,
+                    intro=intro,
+                    outro=outro,
+                    role=spec.role,
+                    view=spec.view,
+                    domain=self.domain_titles.get(spec.domain, spec.domain),
+                ),
+            )
+        )
 
     def _skeleton(self, spec: TrailSpec, steps: tuple[Step, ...]) -> _Skeleton | None:
         """The view's output with a placeholder for every step's connective and text, if the view
         only places step strings (checked on two probes); else None (always render with Jinja)."""
-        key = (spec.view, spec.role, spec.voice, spec.valid, spec.domain,
-               tuple((s.kind, s.field) for s in steps))
+        key = (
+            spec.view,
+            spec.role,
+            spec.voice,
+            spec.valid,
+            spec.domain,
+            tuple((s.kind, s.field) for s in steps),
+        )
         if key not in self._skeletons:
-            placeholders = tuple(step._replace(connective=_placeholder(2 * i), text=_placeholder(2 * i + 1))
-                                 for i, step in enumerate(steps))
+            placeholders = tuple(
+                step._replace(connective=_placeholder(2 * i), text=_placeholder(2 * i + 1))
+                for i, step in enumerate(steps)
+            )
             skeleton = _Skeleton.parse(self._render_raw(spec, placeholders), len(steps))
-            probes = [steps, tuple(step._replace(connective=f"Probe{i}, x", text=f"PROBE text {i}: a-b")
-                                   for i, step in enumerate(steps))]
+            probes = [
+                steps,
+                tuple(
+                    step._replace(connective=f"Probe{i}, x", text=f"PROBE text {i}: a-b")
+                    for i, step in enumerate(steps)
+                ),
+            ]
             if skeleton is not None and any(_uses_placeholders(p) for p in probes):
                 skeleton = None
             if skeleton is not None and any(
-                    skeleton.fill(p)[0] != self._render_raw(spec, p) for p in probes):
+                skeleton.fill(p)[0] != self._render_raw(spec, p) for p in probes
+            ):
                 skeleton = None
             self._skeletons[key] = skeleton
         return self._skeletons[key]
@@ -301,7 +378,9 @@ class Renderer:
             if raw.count(sentinel) != 1:
                 raise TemplateError(
                     f"view template {name} must print the conclusion's connective exactly once",
-                    file=self.template_dir / name, hint="print {{ step.connective }} for every step")
+                    file=self.template_dir / name,
+                    hint="print {{ step.connective }} for every step",
+                )
             cut = raw.index(sentinel)
             text = raw.replace(sentinel, "")
         # The prompt ends on a visible character: byte-level BPEs attach a space to the word after
@@ -323,7 +402,10 @@ _PLACEHOLDER_RANGE = re.compile(f"[{chr(PLACEHOLDER_BASE)}-{chr(0x10FFFF)}]")
 
 def _uses_placeholders(steps: tuple[Step, ...]) -> bool:
     """Whether a step holds a character at or above the placeholders (then no fast path)."""
-    return _PLACEHOLDER_RANGE.search("".join(step.connective + step.text for step in steps)) is not None
+    return (
+        _PLACEHOLDER_RANGE.search("".join(step.connective + step.text for step in steps))
+        is not None
+    )
 
 
 @dataclass(frozen=True)

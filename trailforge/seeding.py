@@ -29,8 +29,13 @@ def unit_interval(*parts: object) -> float:
     return int(stable_hash(*parts)[:13], 16) / float(16**13)
 
 
-def version_fingerprint(trailforge_version: str, recipe: dict, inputs: dict[str, str],
-                        tokenizers: list[str], models: list[str]) -> str:
+def version_fingerprint(
+    trailforge_version: str,
+    recipe: dict,
+    inputs: dict[str, str],
+    tokenizers: list[str],
+    models: list[str],
+) -> str:
     """What a version's bytes depend on: the trailforge version, the recipe as recorded, the
     sha256 of every input file, the tokenizers' and any model's fingerprints. `verify`
     recomputes it from the manifest."""

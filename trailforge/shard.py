@@ -39,14 +39,22 @@ class ShardJob:
     parts_dir: str
 
     def to_json(self) -> str:
-        return json.dumps({"index": self.index, "parts_dir": self.parts_dir,
-                           "items": [asdict(item) for item in self.items]})
+        return json.dumps(
+            {
+                "index": self.index,
+                "parts_dir": self.parts_dir,
+                "items": [asdict(item) for item in self.items],
+            }
+        )
 
     @classmethod
     def from_json(cls, text: str) -> "ShardJob":
         job = json.loads(text)
-        return cls(index=job["index"], items=tuple(WorkItem(**item) for item in job["items"]),
-                   parts_dir=job["parts_dir"])
+        return cls(
+            index=job["index"],
+            items=tuple(WorkItem(**item) for item in job["items"]),
+            parts_dir=job["parts_dir"],
+        )
 
 
 @dataclass(frozen=True)
@@ -98,16 +106,19 @@ def _families(family_ids: Sequence[str]) -> list[tuple[int, int]]:
     return bounds
 
 
-def _keys(trails: pa.Table, order: str, seed: int, rank: dict[int, int]
-          ) -> tuple[list[str], list[str | None]]:
+def _keys(
+    trails: pa.Table, order: str, seed: int, rank: dict[int, int]
+) -> tuple[list[str], list[str | None]]:
     """Sort keys of the rows, and the key of each row's merge block: curriculum order keys (stage,
     rarity, family, member) and keeps each family whole as one block; a seeded shuffle keys rows
     one by one (no block)."""
     ids = trails["id"].to_pylist()
     if order == "shuffle":
         splits = trails["split"].to_pylist()
-        return ([stable_hash(seed, "shuffle", split, row)[:32] for split, row in zip(splits, ids)],
-                [None] * len(ids))
+        return (
+            [stable_hash(seed, "shuffle", split, row)[:32] for split, row in zip(splits, ids)],
+            [None] * len(ids),
+        )
     family_ids, stages = trails["family_id"].to_pylist(), trails["stage"].to_pylist()
     rarities = trails["rarity"].to_pylist()
     keys: list[str] = []
@@ -125,12 +136,22 @@ def _summary(trails: pa.Table, labels: list[str]) -> dict[str, Any]:
         return {str(value): n for value, n in Counter(values).items()}
 
     ops = pc.struct_field(trails["mutation"], "op").to_pylist()
-    histograms = {label: count([d for d in pc.struct_field(trails["token_distance"], label)
-                                .to_pylist() if d is not None]) for label in labels}
+    histograms = {
+        label: count(
+            [
+                d
+                for d in pc.struct_field(trails["token_distance"], label).to_pylist()
+                if d is not None
+            ]
+        )
+        for label in labels
+    }
     bases = trails.filter(pc.equal(trails["depth"], 0))["text"].to_pylist()
     return {
-        **{f"by_{name}": count(trails[name].to_pylist())
-           for name in ("stage", "domain", "role", "view")},
+        **{
+            f"by_{name}": count(trails[name].to_pylist())
+            for name in ("stage", "domain", "role", "view")
+        },
         "by_op": count([op or "base" for op in ops]),
         "label_flipped": sum(trails["label_flipped"].to_pylist()),
         "token_distance_histogram": histograms,
@@ -153,7 +174,8 @@ def _write_part(table: pa.Table, keys: list[str], blocks: list[str], path: Path)
     """Rows sorted by key, with the key of their merge block (see `write._Part`) as `_key`."""
     order = sorted(range(len(keys)), key=keys.__getitem__)
     table = table.take(pa.array(order, pa.int64())).append_column(
-        KEY, pa.array([blocks[i] for i in order], pa.string()))
+        KEY, pa.array([blocks[i] for i in order], pa.string())
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     write_part([table], table.schema, path)
     return sha256_file(path)
@@ -168,8 +190,9 @@ def run_shard(inputs: Inputs, job: ShardJob) -> ShardResult:
     labels = [t.label for t in inputs.tokenizers]
     trails, stats = build_rows(inputs, job.items)
     ids = trails["id"].to_pylist()
-    keys, blocks = _keys(trails, recipe.order, recipe.seed,
-                         {stage: i for i, stage in enumerate(recipe.stages)})
+    keys, blocks = _keys(
+        trails, recipe.order, recipe.seed, {stage: i for i, stage in enumerate(recipe.stages)}
+    )
     key_of, block_of = dict(zip(ids, keys)), dict(zip(ids, blocks))
     family_of = dict(zip(ids, trails["family_id"].to_pylist()))
     parts_dir = Path(job.parts_dir)
@@ -177,8 +200,11 @@ def run_shard(inputs: Inputs, job: ShardJob) -> ShardResult:
     counts: dict[str, dict[str, int]] = defaultdict(dict)
     for split in sorted(set(trails["split"].to_pylist())):
         in_split = trails.filter(pc.equal(trails["split"], split))  # whole families, in order
-        tables = {config: spec.project(in_split) for config, spec in CONFIGS.items()
-                  if config == "trails" or not spec.rowwise}
+        tables = {
+            config: spec.project(in_split)
+            for config, spec in CONFIGS.items()
+            if config == "trails" or not spec.rowwise
+        }
         for config, table in tables.items():
             if table.num_rows:
                 part_ids = table["id"].to_pylist()
@@ -186,14 +212,21 @@ def run_shard(inputs: Inputs, job: ShardJob) -> ShardResult:
                 part_blocks = [block_of[i] or key for i, key in zip(part_ids, part_keys)]
                 path = part_path(parts_dir, config, split, job.index)
                 parts[path.relative_to(parts_dir).as_posix()] = _write_part(
-                    table, part_keys, part_blocks, path)
+                    table, part_keys, part_blocks, path
+                )
                 counts[config][split] = table.num_rows
     first = _families(trails["family_id"].to_pylist())[0] if job.index == 0 and ids else (0, 0)
     result = ShardResult(
-        index=job.index, items=items_hash(job.items), families=len(job.items),
-        rows=trails.num_rows, counts=dict(counts), parts=parts, mutations=stats.as_raw(),
+        index=job.index,
+        items=items_hash(job.items),
+        families=len(job.items),
+        rows=trails.num_rows,
+        counts=dict(counts),
+        parts=parts,
+        mutations=stats.as_raw(),
         summary=_summary(trails, labels),
-        sample=trails.slice(0, min(first[1], 8)).to_pylist())  # the card shows one family
+        sample=trails.slice(0, min(first[1], 8)).to_pylist(),
+    )  # the card shows one family
     marker = marker_path(parts_dir, job.index)
     marker.parent.mkdir(parents=True, exist_ok=True)
     temp = marker.with_suffix(".tmp")

@@ -13,8 +13,13 @@ from rich.text import Text
 
 from .tokenize import Tokenizer
 
-KIND_STYLES = {"premise": "cyan", "consequence": "green", "complication": "yellow",
-               "resolution": "magenta", "conclusion": "bold red"}
+KIND_STYLES = {
+    "premise": "cyan",
+    "consequence": "green",
+    "complication": "yellow",
+    "resolution": "magenta",
+    "conclusion": "bold red",
+}
 
 
 def steps_text(row: dict[str, Any]) -> Table:
@@ -27,17 +32,23 @@ def steps_text(row: dict[str, Any]) -> Table:
     grid.add_column()
     for step in row["steps"]:
         relation = step["relation"] + (", distractor" if step["distractor"] else "")
-        grid.add_row(step["kind"], f"({relation})", Text(f"{step['connective']} {step['text']}.",
-                                                         style=KIND_STYLES.get(step["kind"], "")))
+        grid.add_row(
+            step["kind"],
+            f"({relation})",
+            Text(f"{step['connective']} {step['text']}.", style=KIND_STYLES.get(step["kind"], "")),
+        )
     if not row["valid"]:
-        grid.add_row("broken", "(conclusion)", Text(f"what follows: {row['expected']}",
-                                                    style="bold green"))
+        grid.add_row(
+            "broken", "(conclusion)", Text(f"what follows: {row['expected']}", style="bold green")
+        )
     return grid
 
 
 def trail_panel(row: dict[str, Any]) -> Panel:
-    title = (f"stage {row['stage']} · {row['domain']} · {row['frame_id']} · {row['role']} · "
-             f"{row['view']} · {row['split']}")
+    title = (
+        f"stage {row['stage']} · {row['domain']} · {row['frame_id']} · {row['role']} · "
+        f"{row['view']} · {row['split']}"
+    )
     body = Group(Text(row["text"] + "\n"), steps_text(row))
     return Panel(body, title=title, subtitle=f"family {row['family_id']}", title_align="left")
 
@@ -69,8 +80,8 @@ def edited_spans(parent: str, child: str, context: int = 3) -> list[str]:
     for tag, i1, i2, j1, j2 in SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
         if tag == "equal":
             continue
-        before = "".join(a[max(0, i1 - 2 * context):i1]).lstrip()
-        after = "".join(a[i2:i2 + 2 * context]).rstrip()
+        before = "".join(a[max(0, i1 - 2 * context) : i1]).lstrip()
+        after = "".join(a[i2 : i2 + 2 * context]).rstrip()
         raw_old, raw_new = "".join(a[i1:i2]), "".join(b[j1:j2])
         old, new = raw_old.strip(), raw_new.strip()
         change = f"+{new}" if not old else f"-{old}" if not new else f"{old} → {new}"
@@ -80,8 +91,9 @@ def edited_spans(parent: str, child: str, context: int = 3) -> list[str]:
     return spans
 
 
-def family_panels(rows: Sequence[dict[str, Any]], tokenizer: Tokenizer | None,
-                  brackets: bool) -> list[Panel]:
+def family_panels(
+    rows: Sequence[dict[str, Any]], tokenizer: Tokenizer | None, brackets: bool
+) -> list[Panel]:
     """The base trail, then each variant diffed against its parent: whether it is a single-edit
     variant or a step of a drift walk, what its edit changed (in context), and its tokens."""
     by_id = {r["id"]: r for r in rows}
@@ -90,14 +102,24 @@ def family_panels(rows: Sequence[dict[str, Any]], tokenizer: Tokenizer | None,
         parent = by_id.get(row["parent_id"])
         distances = ", ".join(f"{k}={v}" for k, v in (row["token_distance"] or {}).items())
         kind = "variant" if row["walk"] is None else f"walk {row['walk']}, step {row['depth']}"
-        title = (f"depth {row['depth']} · {kind} · {row['mutation']['op']}"
-                 + (" · FLIPPED" if row["label_flipped"] else ""))
-        edits = Text("\n".join(edited_spans(parent["text"], row["text"])) + "\n",
-                     style="dim") if parent is not None else Text()
+        title = f"depth {row['depth']} · {kind} · {row['mutation']['op']}" + (
+            " · FLIPPED" if row["label_flipped"] else ""
+        )
+        edits = (
+            Text("\n".join(edited_spans(parent["text"], row["text"])) + "\n", style="dim")
+            if parent is not None
+            else Text()
+        )
         if parent is not None and tokenizer is not None:
             body = token_diff(tokenizer, parent["text"], row["text"], brackets)
         else:
             body = Text(row["text"])
-        panels.append(Panel(Group(edits, body), title=title,
-                            subtitle=f"token distance: {distances}", title_align="left"))
+        panels.append(
+            Panel(
+                Group(edits, body),
+                title=title,
+                subtitle=f"token distance: {distances}",
+                title_align="left",
+            )
+        )
     return panels

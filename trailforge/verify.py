@@ -37,11 +37,30 @@ SHOWN = 20
 #: What reading a damaged Parquet file raises.
 _READ_ERRORS = (OSError, pa.ArrowException)
 #: The narrow `trails` columns kept in memory for every row (plus `mutated`, from `mutation`).
-_INDEX_COLUMNS = ["id", "family_id", "parent_id", "depth", "split", "domain", "role", "view",
-                  "text", "token_distance", "base_token_distance"]
+_INDEX_COLUMNS = [
+    "id",
+    "family_id",
+    "parent_id",
+    "depth",
+    "split",
+    "domain",
+    "role",
+    "view",
+    "text",
+    "token_distance",
+    "base_token_distance",
+]
 #: The columns the row id is the hash of, and the text check, streamed batch by batch.
-_ID_COLUMNS = ["id", "family_id", "parent_id", "mutation", "text", "label_flipped", "prompt",
-               "completion"]
+_ID_COLUMNS = [
+    "id",
+    "family_id",
+    "parent_id",
+    "mutation",
+    "text",
+    "label_flipped",
+    "prompt",
+    "completion",
+]
 _BATCH_ROWS = 16_384
 #: Variants re-encoded per `encode_batch` call in the bound check.
 _BOUND_CHUNK = 4096
@@ -120,12 +139,16 @@ def _narrow(table: pa.Table) -> pa.Table:
     """A `trails` table's index columns; `mutated` says whether the row has a mutation, `flip`
     whether that mutation is a flip (held to the flip bound)."""
     flip = pc.fill_null(pc.equal(pc.struct_field(table["mutation"], "op"), "flip"), False)
-    return (table.select(_INDEX_COLUMNS).append_column("mutated", pc.is_valid(table["mutation"]))
-            .append_column("flip", flip))
+    return (
+        table.select(_INDEX_COLUMNS)
+        .append_column("mutated", pc.is_valid(table["mutation"]))
+        .append_column("flip", flip)
+    )
 
 
-def _read_index(directory: Path, names: list[str], labels: list[str],
-                check: Check) -> tuple[list[str], pa.Table]:
+def _read_index(
+    directory: Path, names: list[str], labels: list[str], check: Check
+) -> tuple[list[str], pa.Table]:
     """The index of every readable `trails` file with the trails schema, concatenated in file order.
 
     Checks each file's schema and that its rows say its split; returns the files indexed, too.
@@ -170,8 +193,9 @@ def _check_ids(directory: Path, names: list[str], index: pa.Table, check: Check)
             check.fail(f"{name}: unreadable ({exc})")
     counts = pc.value_counts(index["id"])
     repeated = counts.filter(pc.greater(counts.field("counts"), 1))
-    for value, count in zip(repeated.field("values").to_pylist(),
-                            repeated.field("counts").to_pylist()):
+    for value, count in zip(
+        repeated.field("values").to_pylist(), repeated.field("counts").to_pylist()
+    ):
         for _ in range(count - 1):
             check.fail(f"row {value}: duplicate id")
 
@@ -221,15 +245,20 @@ def _check_lineage(index: pa.Table, parent: np.ndarray, check: Check) -> None:
     check.checked += n
     has_parent = _numpy(pc.is_valid(index["parent_id"]))
     child = np.flatnonzero(parent >= 0)
-    mine, theirs = (index.select(["family_id", "split", "depth"]).take(rows)
-                    for rows in (child, parent[child]))
-    bad_base = ~has_parent & _numpy(pc.or_(pc.fill_null(pc.not_equal(index["depth"], 0), True),
-                                           index["mutated"]))
+    mine, theirs = (
+        index.select(["family_id", "split", "depth"]).take(rows) for rows in (child, parent[child])
+    )
+    bad_base = ~has_parent & _numpy(
+        pc.or_(pc.fill_null(pc.not_equal(index["depth"], 0), True), index["mutated"])
+    )
     missing = has_parent & (parent < 0)
     family = _scatter(n, child, _differs(mine["family_id"], theirs["family_id"]))
     split = _scatter(n, child, _differs(mine["split"], theirs["split"]))
-    depth = _scatter(n, child, _numpy(pc.fill_null(
-        pc.not_equal(mine["depth"], pc.add(theirs["depth"], 1)), True)))
+    depth = _scatter(
+        n,
+        child,
+        _numpy(pc.fill_null(pc.not_equal(mine["depth"], pc.add(theirs["depth"], 1)), True)),
+    )
     bad = np.flatnonzero(bad_base | missing | family | split | depth)
     rows = index.select(["id", "parent_id", "split", "depth"]).take(bad).to_pylist()
     parent_splits = index["split"].take(np.maximum(parent[bad], 0)).to_pylist()
@@ -242,8 +271,10 @@ def _check_lineage(index: pa.Table, parent: np.ndarray, check: Check) -> None:
         if family[i]:
             check.fail(f"{name}: parent {parent_id} is in another family")
         if split[i]:
-            check.fail(f"{name}: parent {parent_id} is in split {parent_split!r}, "
-                       f"the row in {row['split']!r}")
+            check.fail(
+                f"{name}: parent {parent_id} is in split {parent_split!r}, "
+                f"the row in {row['split']!r}"
+            )
         if depth[i]:
             check.fail(f"{name}: depth {row['depth']} is not parent depth + 1")
 
@@ -256,14 +287,19 @@ def _check_splits(index: pa.Table, manifest: dict[str, Any], check: Check) -> No
     for family in sorted(spans.to_pylist(), key=lambda f: f["family_id"]):
         check.fail(f"family {family['family_id']} spans splits {sorted(family['split_distinct'])}")
     ood = manifest.get("recipe", {}).get("ood", {})
-    held = [pc.is_in(index[column], value_set=pa.array(ood.get(key, []), pa.string()))
-            for column, key in (("domain", "domains"), ("role", "roles"), ("view", "views"))]
+    held = [
+        pc.is_in(index[column], value_set=pa.array(ood.get(key, []), pa.string()))
+        for column, key in (("domain", "domains"), ("role", "roles"), ("view", "views"))
+    ]
     outside = pc.fill_null(pc.not_equal(index["split"], "ood"), True)
     leaks = index.select(["id", "domain", "role", "view", "split"]).filter(
-        pc.and_(outside, reduce(pc.or_, held)))
+        pc.and_(outside, reduce(pc.or_, held))
+    )
     for row in leaks.to_pylist():
-        check.fail(f"row {row['id']}: held-out {row['domain']}/{row['role']}/{row['view']} in "
-                   f"split {row['split']!r}")
+        check.fail(
+            f"row {row['id']}: held-out {row['domain']}/{row['role']}/{row['view']} in "
+            f"split {row['split']!r}"
+        )
 
 
 def _bases(parent: np.ndarray) -> np.ndarray:
@@ -284,13 +320,20 @@ def _load(directory: Path, entry: dict[str, Any], search: Path | None) -> Tokeni
     except DatasetError:
         raise
     except TrailforgeError as exc:
-        raise DatasetError(f"cannot load tokenizer {entry['spec']!r} to re-check the bound: "
-                           f"{exc.message}", hint="run verify where that tokenizer is "
-                           "available, or pass --tokenizer-dir with its file") from None
+        raise DatasetError(
+            f"cannot load tokenizer {entry['spec']!r} to re-check the bound: {exc.message}",
+            hint="run verify where that tokenizer is "
+            "available, or pass --tokenizer-dir with its file",
+        ) from None
 
 
-def _check_bound(index: pa.Table, parent: np.ndarray, manifest: dict[str, Any],
-                 tokenizers: list[tuple[dict[str, Any], Tokenizer]], check: Check) -> None:
+def _check_bound(
+    index: pa.Table,
+    parent: np.ndarray,
+    manifest: dict[str, Any],
+    tokenizers: list[tuple[dict[str, Any], Tokenizer]],
+    check: Check,
+) -> None:
     """Re-encode every variant with each recorded tokenizer: the bound and the stored distances."""
     recipe = manifest.get("recipe", {})
     bound = recipe.get("max_token_distance", 2)
@@ -304,15 +347,29 @@ def _check_bound(index: pa.Table, parent: np.ndarray, manifest: dict[str, Any],
             continue
         found: list[tuple[int, str]] = []
         for start in range(0, len(variants), _BOUND_CHUNK):
-            found += _bound_breaches(index, variants[start:start + _BOUND_CHUNK], parent, base,
-                                     tok, entry["label"], bounds)
+            found += _bound_breaches(
+                index,
+                variants[start : start + _BOUND_CHUNK],
+                parent,
+                base,
+                tok,
+                entry["label"],
+                bounds,
+            )
         check.checked += len(variants)
         for _, message in sorted(found, key=lambda f: f[0]):  # in row order
             check.fail(message)
 
 
-def _bound_breaches(index: pa.Table, rows: np.ndarray, parent: np.ndarray, base: np.ndarray,
-                    tok: Tokenizer, label: str, bounds: tuple[int, int]) -> list[tuple[int, str]]:
+def _bound_breaches(
+    index: pa.Table,
+    rows: np.ndarray,
+    parent: np.ndarray,
+    base: np.ndarray,
+    tok: Tokenizer,
+    label: str,
+    bounds: tuple[int, int],
+) -> list[tuple[int, str]]:
     """(position, message) for some variants' breaches; each text needed is encoded once.
     `bounds` holds the bound of meaning-preserving edits and that of flips."""
     parents, bases = parent[rows].tolist(), base[rows].tolist()
@@ -320,22 +377,27 @@ def _bound_breaches(index: pa.Table, rows: np.ndarray, parent: np.ndarray, base:
     needed = np.unique(np.concatenate([rows, parent[rows], base[rows]]))
     encoded = dict(zip(needed.tolist(), tok.encode_batch(index["text"].take(needed).to_pylist())))
     ids = index["id"].take(rows).to_pylist()
-    stored, stored_base = (pc.struct_field(index[column].take(rows), label).to_pylist()
-                           for column in ("token_distance", "base_token_distance"))
+    stored, stored_base = (
+        pc.struct_field(index[column].take(rows), label).to_pylist()
+        for column in ("token_distance", "base_token_distance")
+    )
     found: list[tuple[int, str]] = []
     for i, position in enumerate(rows.tolist()):
         child = encoded[position]
         d = token_distance(encoded[parents[i]], child)
         bound = bounds[flips[i]]
         if not 1 <= d <= bound:
-            found.append((position, f"row {ids[i]}: {d} {label} tokens from its parent "
-                                    f"(bound {bound})"))
+            found.append(
+                (position, f"row {ids[i]}: {d} {label} tokens from its parent (bound {bound})")
+            )
         elif d != stored[i]:
-            found.append((position, f"row {ids[i]}: {label} distance is {d}, the row says "
-                                    f"{stored[i]}"))
+            found.append(
+                (position, f"row {ids[i]}: {label} distance is {d}, the row says {stored[i]}")
+            )
         if token_distance(encoded[bases[i]], child) != stored_base[i]:
-            found.append((position, f"row {ids[i]}: {label} distance to its base differs from "
-                                    "the row"))
+            found.append(
+                (position, f"row {ids[i]}: {label} distance to its base differs from the row")
+            )
     return found
 
 
@@ -343,21 +405,31 @@ def _bound_breaches(index: pa.Table, rows: np.ndarray, parent: np.ndarray, base:
 _PROMPTED = {"trails": ("completion",), "preference": ("chosen", "rejected")}
 
 
-def _check_boundaries(directory: Path, names: list[str],
-                      tokenizers: list[tuple[dict[str, Any], Tokenizer]], check: Check) -> None:
+def _check_boundaries(
+    directory: Path,
+    names: list[str],
+    tokenizers: list[tuple[dict[str, Any], Tokenizer]],
+    check: Check,
+) -> None:
     """Under every recorded tokenizer, tokens(prompt) is a prefix of tokens(prompt + completion)
     for every trails row and preference pair: what a trainer computes the loss on is what the
     model sees at inference."""
-    tokenizers = [(entry["label"], tok) for entry, tok in tokenizers
-                  if tok.fingerprint == entry.get("fingerprint")]  # else: a token bound breach
+    tokenizers = [
+        (entry["label"], tok)
+        for entry, tok in tokenizers
+        if tok.fingerprint == entry.get("fingerprint")
+    ]  # else: a token bound breach
     for name in names:
         config = parse_shard(name).config
         if config not in _PROMPTED:
             continue
         try:
             with pq.ParquetFile(directory / name) as file:
-                batches = list(file.iter_batches(batch_size=_BATCH_ROWS,
-                                                 columns=["id", "prompt", *_PROMPTED[config]]))
+                batches = list(
+                    file.iter_batches(
+                        batch_size=_BATCH_ROWS, columns=["id", "prompt", *_PROMPTED[config]]
+                    )
+                )
         except _READ_ERRORS:
             continue  # reported by the files and schema checks
         for batch in batches:
@@ -366,17 +438,25 @@ def _check_boundaries(directory: Path, names: list[str],
             for label, tok in tokenizers:
                 heads = tok.encode_batch(prompts)
                 for column in _PROMPTED[config]:
-                    wholes = tok.encode_batch([p + c for p, c in
-                                               zip(prompts, batch[column].to_pylist())])
+                    wholes = tok.encode_batch(
+                        [p + c for p, c in zip(prompts, batch[column].to_pylist())]
+                    )
                     for row, head, whole in zip(ids, heads, wholes):
-                        if whole[:len(head)] != head:
-                            check.fail(f"{name}: row {row}: {label} tokens of the prompt are not a "
-                                       f"prefix of those of prompt + {column}")
+                        if whole[: len(head)] != head:
+                            check.fail(
+                                f"{name}: row {row}: {label} tokens of the prompt are not a "
+                                f"prefix of those of prompt + {column}"
+                            )
 
 
-def _check_trails(directory: Path, manifest: dict[str, Any], names: list[str], labels: list[str],
-                  tokenizers: list[tuple[dict[str, Any], Tokenizer]],
-                  step: Callable[[str], Check]) -> None:
+def _check_trails(
+    directory: Path,
+    manifest: dict[str, Any],
+    names: list[str],
+    labels: list[str],
+    tokenizers: list[tuple[dict[str, Any], Tokenizer]],
+    step: Callable[[str], Check],
+) -> None:
     """The row checks, on the index of the `trails` files (freed when they are done)."""
     indexed, index = _read_index(directory, names, labels, step("trails schema"))
     _check_ids(directory, indexed, index, step("row ids and text"))
@@ -398,16 +478,20 @@ def _check_worlds(directory: Path, names: list[str], check: Check) -> None:
     for name in names:
         try:
             with pq.ParquetFile(directory / name) as file:
-                for batch in file.iter_batches(batch_size=_BATCH_ROWS,
-                                               columns=["id", "parent_id", "logic", "mutation"]):
+                for batch in file.iter_batches(
+                    batch_size=_BATCH_ROWS, columns=["id", "parent_id", "logic", "mutation"]
+                ):
                     logic = batch["logic"]
                     check.checked += batch.num_rows  # a row without logic is a curated row
                     if logic.null_count == batch.num_rows:
                         continue
                     ops = pc.struct_field(batch["mutation"], "op").to_pylist()
-                    for row, parent, text, op in zip(batch["id"].to_pylist(),
-                                                     batch["parent_id"].to_pylist(),
-                                                     logic.to_pylist(), ops):
+                    for row, parent, text, op in zip(
+                        batch["id"].to_pylist(),
+                        batch["parent_id"].to_pylist(),
+                        logic.to_pylist(),
+                        ops,
+                    ):
                         if text is None:
                             continue
                         try:
@@ -417,8 +501,10 @@ def _check_worlds(directory: Path, names: list[str], check: Check) -> None:
                             check.fail(f"row {row}: {exc.message}")
                             continue
                         if truth != recorded:
-                            check.fail(f"row {row}: logic says holds={str(recorded).lower()}, "
-                                       f"the solver derives {str(truth).lower()}")
+                            check.fail(
+                                f"row {row}: logic says holds={str(recorded).lower()}, "
+                                f"the solver derives {str(truth).lower()}"
+                            )
                         derived[row] = truth
                         if op == "flip":
                             flips.append((row, parent))
@@ -426,12 +512,15 @@ def _check_worlds(directory: Path, names: list[str], check: Check) -> None:
             check.fail(f"{name}: unreadable ({exc})")
     for row, parent in flips:
         if parent in derived and derived[parent] == derived[row]:
-            check.fail(f"row {row}: a flip that leaves holds={str(derived[row]).lower()} as its "
-                       "parent had it")
+            check.fail(
+                f"row {row}: a flip that leaves holds={str(derived[row]).lower()} as its "
+                "parent had it"
+            )
 
 
-def _check_manifest(directory: Path, manifest: dict[str, Any], sizes: dict[str, int],
-                    check: Check) -> None:
+def _check_manifest(
+    directory: Path, manifest: dict[str, Any], sizes: dict[str, int], check: Check
+) -> None:
     """What the manifest claims and can be re-derived: its name, version and seed against its
     recipe and the folder's name, its row totals against the files and stats.json, and its
     inputs fingerprint against the recipe, input hashes and tokenizers it records."""
@@ -439,11 +528,15 @@ def _check_manifest(directory: Path, manifest: dict[str, Any], sizes: dict[str, 
     check.checked += 1
     for key in ("name", "version", "seed"):
         if manifest.get(key) != recipe.get(key):
-            check.fail(f"manifest.json: {key} {manifest.get(key)!r} differs from its recipe's "
-                       f"{recipe.get(key)!r}")
+            check.fail(
+                f"manifest.json: {key} {manifest.get(key)!r} differs from its recipe's "
+                f"{recipe.get(key)!r}"
+            )
     if VERSION_RE.fullmatch(directory.name) and directory.name != manifest.get("version"):
-        check.fail(f"manifest.json: version {manifest.get('version')!r} differs from the folder "
-                   f"name {directory.name!r}")
+        check.fail(
+            f"manifest.json: version {manifest.get('version')!r} differs from the folder "
+            f"name {directory.name!r}"
+        )
     by_split: dict[str, int] = defaultdict(int)
     for name, rows in sizes.items():
         shard = parse_shard(name)
@@ -451,36 +544,50 @@ def _check_manifest(directory: Path, manifest: dict[str, Any], sizes: dict[str, 
             by_split[shard.split] += rows
     claimed = manifest.get("rows") or {}
     if claimed.get("total") != sum(by_split.values()) or claimed.get("by_split") != dict(by_split):
-        check.fail(f"manifest.json: rows {claimed} differ from the trails files "
-                   f"({sum(by_split.values())}: {dict(by_split)})")
+        check.fail(
+            f"manifest.json: rows {claimed} differ from the trails files "
+            f"({sum(by_split.values())}: {dict(by_split)})"
+        )
     try:
         stats = json.loads((directory / "stats.json").read_text(encoding="utf-8"))
         if stats.get("rows") != sum(by_split.values()):
-            check.fail(f"stats.json: {stats.get('rows')} rows, the trails files hold "
-                       f"{sum(by_split.values())}")
+            check.fail(
+                f"stats.json: {stats.get('rows')} rows, the trails files hold "
+                f"{sum(by_split.values())}"
+            )
     except (OSError, ValueError, AttributeError):
         check.fail("stats.json: missing or unreadable")
     models = [manifest["difficulty_model"]["fingerprint"]] if "difficulty_model" in manifest else []
     try:
-        recomputed = version_fingerprint(manifest["trailforge_version"], recipe, manifest["inputs"],
-                                         [t["fingerprint"] for t in manifest["tokenizers"]], models)
+        recomputed = version_fingerprint(
+            manifest["trailforge_version"],
+            recipe,
+            manifest["inputs"],
+            [t["fingerprint"] for t in manifest["tokenizers"]],
+            models,
+        )
     except (KeyError, TypeError, AttributeError):
         recomputed = None
     if recomputed != manifest.get("inputs_fingerprint"):
-        check.fail("manifest.json: the inputs fingerprint is not that of the recipe, inputs and "
-                   "tokenizers it records (an edited manifest?)")
+        check.fail(
+            "manifest.json: the inputs fingerprint is not that of the recipe, inputs and "
+            "tokenizers it records (an edited manifest?)"
+        )
 
 
-def _check_card(directory: Path, manifest: dict[str, Any], sizes: dict[str, int],
-                check: Check) -> None:
+def _check_card(
+    directory: Path, manifest: dict[str, Any], sizes: dict[str, int], check: Check
+) -> None:
     """The card's configs and sizes, and the manifest's sizes, match the files."""
     path = directory / "README.md"
     check.checked += 1
     try:
         front = yaml.safe_load(path.read_text(encoding="utf-8").split("---\n")[1])
         card_configs = {c["config_name"]: c for c in front["configs"]}
-        card_sizes = {c["config_name"]: {s["name"]: s["num_examples"] for s in c["splits"]}
-                      for c in front["dataset_info"]}
+        card_sizes = {
+            c["config_name"]: {s["name"]: s["num_examples"] for s in c["splits"]}
+            for c in front["dataset_info"]
+        }
     except (OSError, IndexError, KeyError, TypeError, yaml.YAMLError) as exc:
         check.fail(f"README.md: the card's YAML front-matter is missing or malformed ({exc})")
         return
@@ -490,24 +597,30 @@ def _check_card(directory: Path, manifest: dict[str, Any], sizes: dict[str, int]
         actual[config][split] += rows
     actual_sizes = {c: dict(s) for c, s in actual.items()}
     if card_sizes != actual_sizes:
-        check.fail(f"README.md: dataset_info sizes {card_sizes} differ from the files {actual_sizes}")
+        check.fail(
+            f"README.md: dataset_info sizes {card_sizes} differ from the files {actual_sizes}"
+        )
     if manifest.get("configs") != actual_sizes:
         check.fail("manifest.json: config sizes differ from the files")
     for config, entry in card_configs.items():
         for data in entry.get("data_files", []):
             prefix = data["path"].split("*")[0]
             if not any(n.startswith(prefix) for n in manifest.get("files", {})):
-                check.fail(f"README.md: config {config} points at {data['path']}, which matches "
-                           "no file")
+                check.fail(
+                    f"README.md: config {config} points at {data['path']}, which matches no file"
+                )
     if set(card_configs) != set(actual_sizes):
-        check.fail(f"README.md: configs {sorted(card_configs)} differ from the files "
-                   f"{sorted(actual_sizes)}")
+        check.fail(
+            f"README.md: configs {sorted(card_configs)} differ from the files "
+            f"{sorted(actual_sizes)}"
+        )
     recorded = manifest.get("card", {}).get("sha256")
     if recorded is None:
         check.fail("manifest.json: no hash of the card (README.md) is recorded")
     elif sha256_file(path) != recorded:
-        check.fail("README.md: the card was changed after the build (sha256 differs from the "
-                   "manifest)")
+        check.fail(
+            "README.md: the card was changed after the build (sha256 differs from the manifest)"
+        )
     for message in _datasets_warnings(directory, sorted(card_configs)):
         check.fail(f"README.md: {message}")
 
@@ -545,8 +658,7 @@ def _datasets_warnings(directory: Path, configs: list[str]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _check_configs(directory: Path, sizes: dict[str, int], labels: list[str],
-                   check: Check) -> None:
+def _check_configs(directory: Path, sizes: dict[str, int], labels: list[str], check: Check) -> None:
     """Every config's rows, per split, equal the projection of that split's `trails` rows."""
     files: dict[tuple[str, str], list[str]] = defaultdict(list)
     for name in sorted(sizes):  # shard names sort in file order
@@ -558,8 +670,13 @@ def _check_configs(directory: Path, sizes: dict[str, int], labels: list[str],
         check.fail(message)
 
 
-def _split_breaches(directory: Path, files: dict[tuple[str, str], list[str]], split: str,
-                    labels: list[str], check: Check) -> list[tuple[str, str, str]]:
+def _split_breaches(
+    directory: Path,
+    files: dict[tuple[str, str], list[str]],
+    split: str,
+    labels: list[str],
+    check: Check,
+) -> list[tuple[str, str, str]]:
     """(config, split, message) for each config of one split that is not the projection of its
     `trails` rows, which are read once and freed on return."""
     configs = sorted(c for c, s in files if s == split and c != "trails")
@@ -572,10 +689,16 @@ def _split_breaches(directory: Path, files: dict[tuple[str, str], list[str]], sp
     for config in configs:
         if config not in CONFIGS:
             breaches.append((config, split, f"config {config}: unknown to this trailforge"))
-        elif trails is None or not _is_projection(directory, files[(config, split)],
-                                                  CONFIGS[config], trails, labels):
-            breaches.append((config, split, f"config {config}/{split}: rows differ from the "
-                                            "projection of trails"))
+        elif trails is None or not _is_projection(
+            directory, files[(config, split)], CONFIGS[config], trails, labels
+        ):
+            breaches.append(
+                (
+                    config,
+                    split,
+                    f"config {config}/{split}: rows differ from the projection of trails",
+                )
+            )
     return breaches
 
 
@@ -586,8 +709,9 @@ def _read_all(directory: Path, names: list[str], schema: pa.Schema) -> pa.Table:
     return pa.concat_tables([_read(directory / name) for name in names])
 
 
-def _is_projection(directory: Path, names: list[str], config: Config, trails: pa.Table,
-                   labels: list[str]) -> bool:
+def _is_projection(
+    directory: Path, names: list[str], config: Config, trails: pa.Table, labels: list[str]
+) -> bool:
     """Whether the files hold exactly the config's projection of `trails`: in the same order for
     row-wise configs; as the same rows for the others, whose order follows the build's keys (under
     `order: shuffle` that is not the projection's order)."""
@@ -602,20 +726,34 @@ def _is_projection(directory: Path, names: list[str], config: Config, trails: pa
         return False
 
 
-def verify(directory: Path, on_step: Callable[[str], None] | None = None,
-           tokenizer_dir: Path | None = None) -> Report:
+def verify(
+    directory: Path, on_step: Callable[[str], None] | None = None, tokenizer_dir: Path | None = None
+) -> Report:
     """Run every check on a version folder. Raises DatasetError only for unusable input (no
     manifest, a tokenizer that cannot be loaded here). A file tokenizer is loaded from the
     version's copy, or from `tokenizer_dir` by its sha256."""
     directory = Path(directory)
     manifest = read_manifest(directory)
-    tokenizers = [(entry, _load(directory, entry, tokenizer_dir))
-                  for entry in manifest.get("tokenizers", [])]
+    tokenizers = [
+        (entry, _load(directory, entry, tokenizer_dir)) for entry in manifest.get("tokenizers", [])
+    ]
     labels = [t["label"] for t in manifest.get("tokenizers", [])]
-    checks = {name: Check(name) for name in (
-        "files match manifest", "trails schema", "row ids and text", "lineage",
-        "families and held-out splits", "token bound", "world logic", "prompt boundaries",
-        "manifest is consistent", "card matches files", "configs match trails")}
+    checks = {
+        name: Check(name)
+        for name in (
+            "files match manifest",
+            "trails schema",
+            "row ids and text",
+            "lineage",
+            "families and held-out splits",
+            "token bound",
+            "world logic",
+            "prompt boundaries",
+            "manifest is consistent",
+            "card matches files",
+            "configs match trails",
+        )
+    }
 
     def step(name: str) -> Check:
         if on_step:

@@ -26,10 +26,24 @@ from .errors import OutputError
 from .layout import parse_shard, shard_path, tokenizer_copy
 
 ROWS_PER_FILE = 50_000
-PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "compression_level": 3,
-                                   "row_group_size": 10_000}
-PACKAGES = ("trailforge", "jinja2", "pyarrow", "datasets", "tokenizers", "tiktoken", "bpe-openai",
-            "transformers", "rapidfuzz", "pydantic", "pyyaml")
+PARQUET_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "compression_level": 3,
+    "row_group_size": 10_000,
+}
+PACKAGES = (
+    "trailforge",
+    "jinja2",
+    "pyarrow",
+    "datasets",
+    "tokenizers",
+    "tiktoken",
+    "bpe-openai",
+    "transformers",
+    "rapidfuzz",
+    "pydantic",
+    "pyyaml",
+)
 
 
 def sha256_file(path: Path) -> str:
@@ -51,9 +65,20 @@ def package_versions() -> dict[str, str]:
 
 
 #: The files of a local tokenizer folder that AutoTokenizer reads (never model weights).
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                   "added_tokens.json", "vocab.json", "vocab.txt", "merges.txt", "tokenizer.model",
-                   "spiece.model", "sentencepiece.bpe.model", "chat_template.jinja", "config.json")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.json",
+    "vocab.txt",
+    "merges.txt",
+    "tokenizer.model",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "chat_template.jinja",
+    "config.json",
+)
 
 
 def copy_tokenizer(kind: str, resolved: str, label: str, version: Path) -> dict[str, str]:
@@ -63,8 +88,11 @@ def copy_tokenizer(kind: str, resolved: str, label: str, version: Path) -> dict[
     if kind == "tokenizer_json":
         sources = {tokenizer_copy(label, folder=False): Path(resolved)}
     elif kind == "transformers" and not resolved.startswith("hf:"):
-        sources = {f"{tokenizer_copy(label, folder=True)}/{name}": Path(resolved) / name
-                   for name in TOKENIZER_FILES if (Path(resolved) / name).is_file()}
+        sources = {
+            f"{tokenizer_copy(label, folder=True)}/{name}": Path(resolved) / name
+            for name in TOKENIZER_FILES
+            if (Path(resolved) / name).is_file()
+        }
     else:
         return {}
     copied = {}
@@ -106,22 +134,34 @@ def version_workspace(final: Path, fingerprint: str, resume: bool = False) -> It
     OutputError; any other failure removes it. Either way no version folder appears unless the
     build completed."""
     if final.exists():
-        raise OutputError("version folder already exists", file=final,
-                          hint="bump `version` in the recipe (or --version); versions are immutable")
+        raise OutputError(
+            "version folder already exists",
+            file=final,
+            hint="bump `version` in the recipe (or --version); versions are immutable",
+        )
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"cannot create the output folder: {exc.strerror or exc}",
-                          file=final.parent, hint="pass --out to a folder you can write") from None
+        raise OutputError(
+            f"cannot create the output folder: {exc.strerror or exc}",
+            file=final.parent,
+            hint="pass --out to a folder you can write",
+        ) from None
     if not os.access(final.parent, os.W_OK):
-        raise OutputError("the output folder is not writable", file=final.parent,
-                          hint="pass --out to a folder you can write")
+        raise OutputError(
+            "the output folder is not writable",
+            file=final.parent,
+            hint="pass --out to a folder you can write",
+        )
     temp = final.parent / f".tmp-{final.name}-{fingerprint[:16]}"
     for other in final.parent.glob(f".tmp-{final.name}-*"):
         owner = _lock_owner(other)
         if owner is not None:
-            raise OutputError(f"another build of this version is running (pid {owner})", file=other,
-                              hint="wait for it; if no build is running, delete that folder")
+            raise OutputError(
+                f"another build of this version is running (pid {owner})",
+                file=other,
+                hint="wait for it; if no build is running, delete that folder",
+            )
         if other != temp or not resume:
             shutil.rmtree(other, ignore_errors=True)  # a stale or superseded partial build
     temp.mkdir(exist_ok=True)
@@ -131,17 +171,23 @@ def version_workspace(final: Path, fingerprint: str, resume: bool = False) -> It
         yield temp
         lock.unlink()
         if final.exists():
-            raise OutputError("version folder appeared while building", file=final,
-                              hint="another build wrote this version; bump the version")
+            raise OutputError(
+                "version folder appeared while building",
+                file=final,
+                hint="another build wrote this version; bump the version",
+            )
         os.rename(temp, final)
     except KeyboardInterrupt:
         lock.unlink(missing_ok=True)
         raise
     except OSError as exc:  # the disk, not the inputs: keep what was finished
         lock.unlink(missing_ok=True)
-        raise OutputError(f"writing the version failed: {exc.strerror or exc}", file=temp,
-                          hint="free space (or fix the folder's permissions), then run the same "
-                          "build with --resume: finished shards are kept") from None
+        raise OutputError(
+            f"writing the version failed: {exc.strerror or exc}",
+            file=temp,
+            hint="free space (or fix the folder's permissions), then run the same "
+            "build with --resume: finished shards are kept",
+        ) from None
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
@@ -242,7 +288,7 @@ def _runs(parts: list[Path], key: str, workdir: Path) -> list[Path]:
             run = workdir / f"run-{level}-{group:05d}{PART_SUFFIX}"
             with pa.OSFile(str(parts[start])) as source:
                 schema = ipc.open_file(source).schema
-            write_part(_ordered(parts[start:start + FAN_IN], key, MERGE_BATCH * 8), schema, run)
+            write_part(_ordered(parts[start : start + FAN_IN], key, MERGE_BATCH * 8), schema, run)
             runs.append(run)
         if level:
             for old in parts:
@@ -254,9 +300,16 @@ def _runs(parts: list[Path], key: str, workdir: Path) -> list[Path]:
 Projection = Callable[[pa.Table], pa.Table]
 
 
-def merge_parts(parts: Sequence[Path], directory: Path, split: str, total: int,
-                sinks: dict[str, tuple[Projection, pa.Schema]], key: str, workdir: Path,
-                rows_per_file: int = ROWS_PER_FILE) -> list[tuple[str, Path, int]]:
+def merge_parts(
+    parts: Sequence[Path],
+    directory: Path,
+    split: str,
+    total: int,
+    sinks: dict[str, tuple[Projection, pa.Schema]],
+    key: str,
+    workdir: Path,
+    rows_per_file: int = ROWS_PER_FILE,
+) -> list[tuple[str, Path, int]]:
     """K-way merge of sorted part files by `key` into Hub-style shards of one split, written for
     every config in `sinks` (config -> row-wise projection of the merged rows, and its schema).
 
@@ -276,9 +329,14 @@ def merge_parts(parts: Sequence[Path], directory: Path, split: str, total: int,
             writers = {}
             for config, path in paths.items():
                 path.parent.mkdir(parents=True, exist_ok=True)
-                writers[config] = stack.enter_context(pq.ParquetWriter(
-                    path, sinks[config][1], compression=PARQUET_OPTIONS["compression"],
-                    compression_level=PARQUET_OPTIONS["compression_level"]))
+                writers[config] = stack.enter_context(
+                    pq.ParquetWriter(
+                        path,
+                        sinks[config][1],
+                        compression=PARQUET_OPTIONS["compression"],
+                        compression_level=PARQUET_OPTIONS["compression_level"],
+                    )
+                )
             rows = dict.fromkeys(sinks, 0)
             for _ in range(math.ceil(n / group)):
                 table = next(tables)
@@ -295,5 +353,6 @@ def merge_parts(parts: Sequence[Path], directory: Path, split: str, total: int,
 
 
 def write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n", encoding="utf-8"
+    )

@@ -68,8 +68,12 @@ def load_yaml(path: Path, error: type[TrailforgeError], what: str) -> Any:
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
         column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise error(f"{what} is not UTF-8: byte {raw[exc.start]:#04x} at column {column}",
-                    file=path, line=line, hint="save the file as UTF-8") from None
+        raise error(
+            f"{what} is not UTF-8: byte {raw[exc.start]:#04x} at column {column}",
+            file=path,
+            line=line,
+            hint="save the file as UTF-8",
+        ) from None
     try:
         return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
@@ -77,7 +81,9 @@ def load_yaml(path: Path, error: type[TrailforgeError], what: str) -> Any:
         at: int | None = mark.line + 1 if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc)
         raise error(
-            f"invalid YAML in {what}: {problem}", file=path, line=at,
+            f"invalid YAML in {what}: {problem}",
+            file=path,
+            line=at,
             hint="fix the YAML syntax (indentation, quoting, colons)",
         ) from None
 

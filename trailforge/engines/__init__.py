@@ -27,8 +27,9 @@ class Engine(Protocol):
     in any order; `workers` processes or actors at most; `address` only for engines that reach
     a cluster."""
 
-    def __call__(self, inputs: Inputs, jobs: Sequence[ShardJob], workers: int,
-                 address: str | None = None) -> Iterator[ShardResult]: ...
+    def __call__(
+        self, inputs: Inputs, jobs: Sequence[ShardJob], workers: int, address: str | None = None
+    ) -> Iterator[ShardResult]: ...
 
 
 def get_engine(name: str) -> Engine:

@@ -44,8 +44,9 @@ def _run(job: ShardJob) -> ShardResult:
     return run_shard(_INPUTS, job)
 
 
-def run(inputs: Inputs, jobs: Sequence[ShardJob], workers: int, address: str | None = None
-        ) -> Iterator[ShardResult]:
+def run(
+    inputs: Inputs, jobs: Sequence[ShardJob], workers: int, address: str | None = None
+) -> Iterator[ShardResult]:
     """The Engine protocol on a local process pool (`address` is unused)."""
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
@@ -54,8 +55,12 @@ def run(inputs: Inputs, jobs: Sequence[ShardJob], workers: int, address: str | N
     global _INPUTS
     _INPUTS = inputs
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_init_worker, initargs=(os.getpid(),))
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_init_worker,
+        initargs=(os.getpid(),),
+    )
     try:
         futures = [pool.submit(_run, job) for job in jobs]
         for future in as_completed(futures):

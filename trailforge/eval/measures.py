@@ -26,8 +26,11 @@ class Figure:
     high: float
 
     def as_dict(self) -> dict[str, Any]:
-        return {"value": round(self.value, 6), "n": self.n, "ci95": [round(self.low, 6),
-                                                                     round(self.high, 6)]}
+        return {
+            "value": round(self.value, 6),
+            "n": self.n,
+            "ci95": [round(self.low, 6), round(self.high, 6)],
+        }
 
 
 def share(hits: int, n: int) -> Figure:
@@ -75,7 +78,7 @@ def candidate_scores(questions: Sequence[Question], score: Scorer) -> list[list[
     scores = score(prompts, completions)
     out, start = [], 0
     for width in spans:
-        out.append(scores[start:start + width])
+        out.append(scores[start : start + width])
         start += width
     return out
 
@@ -83,24 +86,31 @@ def candidate_scores(questions: Sequence[Question], score: Scorer) -> list[list[
 def ranks(questions: Sequence[Question], score: Scorer) -> list[int]:
     """The rank of each question's right completion among its candidates (1 = the model's top
     choice; a tie counts against the right one)."""
-    return [1 + sum(w >= right for w in wrong)
-            for right, *wrong in candidate_scores(questions, score)]
+    return [
+        1 + sum(w >= right for w in wrong) for right, *wrong in candidate_scores(questions, score)
+    ]
 
 
 def recall(questions: Sequence[Question], score: Scorer) -> dict[str, object]:
     """Conclusion recall: accuracy@1 and mean rank, overall and by each group label."""
     found = ranks(questions, score)
-    report: dict[str, object] = {"accuracy_at_1": share(sum(r == 1 for r in found), len(found)),
-                                 "mean_rank": mean([float(r) for r in found])}
+    report: dict[str, object] = {
+        "accuracy_at_1": share(sum(r == 1 for r in found), len(found)),
+        "mean_rank": mean([float(r) for r in found]),
+    }
     by: dict[str, dict[str, list[int]]] = {}
     for question, rank in zip(questions, found):
         for label in question.group:
             kind, _, value = label.partition("=")
             by.setdefault(kind, {}).setdefault(value, []).append(rank)
     for kind, groups in sorted(by.items()):
-        report[f"by_{kind}"] = {value: {"accuracy_at_1": share(sum(r == 1 for r in rs), len(rs)),
-                                        "mean_rank": mean([float(r) for r in rs])}
-                                for value, rs in sorted(groups.items())}
+        report[f"by_{kind}"] = {
+            value: {
+                "accuracy_at_1": share(sum(r == 1 for r in rs), len(rs)),
+                "mean_rank": mean([float(r) for r in rs]),
+            }
+            for value, rs in sorted(groups.items())
+        }
     return report
 
 
@@ -110,8 +120,9 @@ def minimal_pairs(pairs: Sequence[tuple[str, str, str]], score: Scorer) -> Figur
     prompts = [p for p, _, _ in pairs for _ in (0, 1)]
     completions = [c for _, chosen, rejected in pairs for c in (chosen, rejected)]
     scores = score(prompts, completions)
-    hits = sum(scores[2 * i] > scores[2 * i + 1] and pair[1] != pair[2]
-               for i, pair in enumerate(pairs))
+    hits = sum(
+        scores[2 * i] > scores[2 * i + 1] and pair[1] != pair[2] for i, pair in enumerate(pairs)
+    )
     return share(hits, len(pairs))
 
 
@@ -137,5 +148,8 @@ def perplexity(token_logps: Sequence[tuple[float, int]]) -> dict[str, object]:
     total = sum(lp for lp, _ in token_logps)
     tokens = sum(n for _, n in token_logps)
     per_text = [lp / n for lp, n in token_logps if n]
-    return {"perplexity": math.exp(-total / tokens) if tokens else math.nan, "tokens": tokens,
-            "mean_logp_per_token": mean(per_text)}
+    return {
+        "perplexity": math.exp(-total / tokens) if tokens else math.nan,
+        "tokens": tokens,
+        "mean_logp_per_token": mean(per_text),
+    }

@@ -49,8 +49,9 @@ def _swap(completion: str, old: str, new: str) -> str:
     return completion.replace(old, new, 1)
 
 
-def questions(rows: list[dict], sample: int, seed: int) -> tuple[list[Question], list[list[Question]],
-                                                                  list[Question], set[str]]:
+def questions(
+    rows: list[dict], sample: int, seed: int
+) -> tuple[list[Question], list[list[Question]], list[Question], set[str]]:
     """(recall questions, stability families, flip questions, sampled family ids) of a split."""
     by_family: dict[str, list[dict]] = {}
     for row in rows:
@@ -68,18 +69,28 @@ def questions(rows: list[dict], sample: int, seed: int) -> tuple[list[Question],
         flipped = [m for m in members if m["mutation"] and m["mutation"]["op"] == "flip"]
         rng = random.Random(f"{seed}:{family_id}")
         others = sorted({c for c in by_stage[base["stage"]] if c != base["conclusion"]})
-        wrong = list(dict.fromkeys([f["conclusion"] for f in flipped[:1]] + rng.sample(
-            others, min(len(others), CANDIDATES))))[:CANDIDATES]
+        wrong = list(
+            dict.fromkeys(
+                [f["conclusion"] for f in flipped[:1]]
+                + rng.sample(others, min(len(others), CANDIDATES))
+            )
+        )[:CANDIDATES]
         group = (f"stage={base['stage']}", f"domain={base['domain']}")
 
         def ask(row: dict, conclusions: list[str]) -> Question:
-            return Question(row["prompt"], row["completion"],
-                            tuple(_swap(row["completion"], row["conclusion"], c) for c in conclusions),
-                            group)
+            return Question(
+                row["prompt"],
+                row["completion"],
+                tuple(_swap(row["completion"], row["conclusion"], c) for c in conclusions),
+                group,
+            )
 
         recall.append(ask(base, wrong))
-        steady = [m for m in members if m["depth"] > 0 and not m["label_flipped"]
-                  and m["conclusion"] == base["conclusion"]]
+        steady = [
+            m
+            for m in members
+            if m["depth"] > 0 and not m["label_flipped"] and m["conclusion"] == base["conclusion"]
+        ]
         stable.append([ask(m, wrong) for m in [base, *steady]])
         for flip in flipped:
             rest = [c for c in wrong if c != flip["conclusion"]]
@@ -94,35 +105,54 @@ def reference_texts(reference: Path) -> list[str]:
     try:
         lines = reference.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
-        raise EvalError(f"cannot read the reference text: {exc}", file=reference,
-                        hint="pass a UTF-8 text file or a built version folder") from None
+        raise EvalError(
+            f"cannot read the reference text: {exc}",
+            file=reference,
+            hint="pass a UTF-8 text file or a built version folder",
+        ) from None
     texts = [line.strip() for line in lines if line.strip()]
     if not texts:
         raise EvalError("the reference text is empty", file=reference)
     return texts
 
 
-def evaluate(directory: Path, model: str, split: str = "test", sample: int = 200,
-             reference: Path | None = None, out: Path | None = None, seed: int = 0,
-             batch_size: int = 16, device: str = "auto",
-             on_step: Callable[[str], None] | None = None) -> EvalResult:
+def evaluate(
+    directory: Path,
+    model: str,
+    split: str = "test",
+    sample: int = 200,
+    reference: Path | None = None,
+    out: Path | None = None,
+    seed: int = 0,
+    batch_size: int = 16,
+    device: str = "auto",
+    on_step: Callable[[str], None] | None = None,
+) -> EvalResult:
     """Measure `model` on `split` of the version in `directory`; write eval.json and eval.png."""
     directory = Path(directory)
     read_manifest(directory)
     rows = [r for r in read_table(directory).to_pylist() if r["split"] == split]
     if not rows:
         splits = sorted({r["split"] for r in read_table(directory).select(["split"]).to_pylist()})
-        raise EvalError(f"the version has no {split!r} rows", file=directory,
-                        hint=f"its splits: {', '.join(splits)}")
+        raise EvalError(
+            f"the version has no {split!r} rows",
+            file=directory,
+            hint=f"its splits: {', '.join(splits)}",
+        )
     step = on_step or (lambda name: None)
     step("loading the model")
     scorer = CausalScorer(model, purpose="eval", device=device, batch_size=batch_size)
     recall_qs, families, flip_qs, sampled = questions(rows, sample, seed)
     step(f"conclusion recall ({len(recall_qs)} trails)")
-    report: dict[str, Any] = {"model": model, "version": str(directory.name), "split": split,
-                              "families": len(sampled), "candidates_per_trail": 1 + CANDIDATES,
-                              "score": "mean log-probability per completion token",
-                              "recall": measures.recall(recall_qs, scorer.score)}
+    report: dict[str, Any] = {
+        "model": model,
+        "version": str(directory.name),
+        "split": split,
+        "families": len(sampled),
+        "candidates_per_trail": 1 + CANDIDATES,
+        "score": "mean log-probability per completion token",
+        "recall": measures.recall(recall_qs, scorer.score),
+    }
     step("minimal pairs")
     try:
         preference = read_table(directory, "preference").to_pylist()
@@ -138,7 +168,11 @@ def evaluate(directory: Path, model: str, split: str = "test", sample: int = 200
         step("perplexity on the reference")
         report["damage"] = measures.perplexity(scorer.text_logps(reference_texts(reference)))
     plain = _plain(report)
-    target = Path(out) if out else directory.parent / f"{directory.name}.eval" / _slug(model) / "eval.json"
+    target = (
+        Path(out)
+        if out
+        else directory.parent / f"{directory.name}.eval" / _slug(model) / "eval.json"
+    )
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(plain, indent=2, allow_nan=True) + "\n", encoding="utf-8")
     files = [target]
@@ -163,19 +197,29 @@ def _plot(report: dict[str, Any], path: Path) -> Path | None:
 
     bars = [(f"stage {s}", f) for s, f in report["recall"].get("by_stage", {}).items()]
     bars = [(name, figure["accuracy_at_1"]) for name, figure in bars]
-    bars += [(name, report[key]) for name, key in (("minimal pairs", "minimal_pairs"),
-                                                   ("stability", "stability"),
-                                                   ("flip sensitivity", "flip_sensitivity"))]
+    bars += [
+        (name, report[key])
+        for name, key in (
+            ("minimal pairs", "minimal_pairs"),
+            ("stability", "stability"),
+            ("flip sensitivity", "flip_sensitivity"),
+        )
+    ]
     bars = [(n, f) for n, f in bars if f["n"] and not math.isnan(f["value"])]
     fig, ax = plt.subplots(figsize=(8, 4))
     if bars:
         values = [f["value"] for _, f in bars]
-        errors = [[v - f["ci95"][0] for v, (_, f) in zip(values, bars)],
-                  [f["ci95"][1] - v for v, (_, f) in zip(values, bars)]]
+        errors = [
+            [v - f["ci95"][0] for v, (_, f) in zip(values, bars)],
+            [f["ci95"][1] - v for v, (_, f) in zip(values, bars)],
+        ]
         ax.bar([n for n, _ in bars], values, yerr=errors, capsize=4, color="#4c72b0")
     name = Path(report["model"].replace("hf:", "")).name or report["model"]
-    ax.set(ylim=(0, 1), ylabel="share (95% interval)",
-           title=f"{name} on {report['split']}: accuracy@1 by stage, and summary shares")
+    ax.set(
+        ylim=(0, 1),
+        ylabel="share (95% interval)",
+        title=f"{name} on {report['split']}: accuracy@1 by stage, and summary shares",
+    )
     ax.tick_params(axis="x", rotation=30)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -26,7 +26,6 @@ MUTATORS: dict[str, type[Mutator]] = {
 }
 
 
-
 def prepare_mutators(ops: Sequence[str], setup: MutatorSetup) -> dict[str, Mutator]:
     """The recipe's mutators, each set up by itself for this build, by op."""
     return {op: MUTATORS[op].prepared(setup) for op in ops}

@@ -40,12 +40,12 @@ class AnchorMutator:
         last = len(trail.steps) - 1
         candidates: list[tuple[int, str, str]] = []
         for index, step in enumerate(trail.steps):
-            if (index == last and not self.in_completion) \
-                    or step.field in ctx.frame.distractors:
+            if (index == last and not self.in_completion) or step.field in ctx.frame.distractors:
                 continue  # a distractor's words decide nothing
             anchor = ctx.frame.anchors.get(step.field)
-            words = [anchor] if anchor else [f.source for f in ctx.frame.flips
-                                             if f.step == step.field]
+            words = (
+                [anchor] if anchor else [f.source for f in ctx.frame.flips if f.step == step.field]
+            )
             for word in dict.fromkeys(w for w in words if w):
                 if all(w.lower() in FUNCTION_WORDS for w in word.split()):
                     continue  # a flip may edit "no" or "more"; an anchor marks content words
@@ -54,5 +54,8 @@ class AnchorMutator:
         for index, word, tag in shuffled(candidates, rng):
             step = trail.steps[index]
             text = word_pattern(word).sub(lambda _: tag.format(word), step.text, count=1)
-            yield Edit(op=self.op, detail=f"{tag.format('')!r} on {word!r} in {step.field}",
-                       steps=with_step(trail.steps, index, text=text))
+            yield Edit(
+                op=self.op,
+                detail=f"{tag.format('')!r} on {word!r} in {step.field}",
+                steps=with_step(trail.steps, index, text=text),
+            )

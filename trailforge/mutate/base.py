@@ -87,7 +87,7 @@ def connective_key(connective: str) -> str:
 
 def with_step(steps: tuple[Step, ...], index: int, **changes: str) -> tuple[Step, ...]:
     """`steps` with step `index` changed."""
-    return steps[:index] + (steps[index]._replace(**changes),) + steps[index + 1:]
+    return steps[:index] + (steps[index]._replace(**changes),) + steps[index + 1 :]
 
 
 def shuffled(items: Iterable[T], rng: random.Random) -> Iterator[T]:

@@ -14,15 +14,34 @@ from ..render import Step, Trail
 from .base import Edit, MutationContext, MutatorSetup, shuffled, with_step
 
 #: Words of a hedged claim: a booster before one ("clearly likely") contradicts the hedge.
-HEDGES = frozenset({"likely", "unlikely", "may", "might", "probably", "possibly", "perhaps",
-                    "seems", "seem", "tends", "tend", "usually", "often", "generally"})
+HEDGES = frozenset(
+    {
+        "likely",
+        "unlikely",
+        "may",
+        "might",
+        "probably",
+        "possibly",
+        "perhaps",
+        "seems",
+        "seem",
+        "tends",
+        "tend",
+        "usually",
+        "often",
+        "generally",
+    }
+)
 
 
 def accepts_filler(step: Step) -> bool:
     """An inferred, unhedged step whose connective ends in a comma or is one word ("Therefore,
     clearly ...", "Then clearly ...")."""
-    return (step.relation in INFERRED_RELATIONS and not HEDGES & set(step.text.lower().split())
-            and (step.connective.endswith(",") or " " not in step.connective))
+    return (
+        step.relation in INFERRED_RELATIONS
+        and not HEDGES & set(step.text.lower().split())
+        and (step.connective.endswith(",") or " " not in step.connective)
+    )
 
 
 class FillerMutator:
@@ -49,8 +68,14 @@ class FillerMutator:
             step = trail.steps[index]
             if word is None:
                 first, _, rest = step.text.partition(" ")
-                yield Edit(op=self.op, detail=f"delete {first!r} in {step.field}",
-                           steps=with_step(trail.steps, index, text=rest))
+                yield Edit(
+                    op=self.op,
+                    detail=f"delete {first!r} in {step.field}",
+                    steps=with_step(trail.steps, index, text=rest),
+                )
             else:
-                yield Edit(op=self.op, detail=f"insert {word!r} in {step.field}",
-                           steps=with_step(trail.steps, index, text=f"{word} {step.text}"))
+                yield Edit(
+                    op=self.op,
+                    detail=f"insert {word!r} in {step.field}",
+                    steps=with_step(trail.steps, index, text=f"{word} {step.text}"),
+                )

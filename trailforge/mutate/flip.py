@@ -12,8 +12,9 @@ from ..render import Step, Trail
 from .base import Edit, MutationContext, NeedsNoSetup, shuffled, with_step
 
 
-def _relation_changes(steps: tuple[Step, ...], flip: Flip,
-                      ctx: MutationContext) -> Iterator[tuple[Step, ...]]:
+def _relation_changes(
+    steps: tuple[Step, ...], flip: Flip, ctx: MutationContext
+) -> Iterator[tuple[Step, ...]]:
     """`steps` with each step the flip re-relates given its new relation and, where its connective
     no longer fits, each connective of that relation in turn (the engine keeps one in the bound)."""
     fields = [s.field for s in steps]
@@ -23,7 +24,9 @@ def _relation_changes(steps: tuple[Step, ...], flip: Flip,
         relation = flip.relations[steps[index].field]
         fitting = ctx.connectives(steps, index, relation)
         keep = steps[index].connective in fitting
-        options.append([(index, relation, c) for c in ([steps[index].connective] if keep else fitting)])
+        options.append(
+            [(index, relation, c) for c in ([steps[index].connective] if keep else fitting)]
+        )
     for choice in product(*options):
         new = steps
         for index, relation, connective in choice:
@@ -40,8 +43,9 @@ class FlipMutator(NeedsNoSetup):
             return  # a broken chain's conclusion is already wrong; a flip could make it right
         fields = [s.field for s in trail.steps]
         conclusion_field = fields[-1]
-        flips = [(i, f) for i, f in enumerate(ctx.frame.flips)
-                 if f.applies(trail.spec.stage, fields)]
+        flips = [
+            (i, f) for i, f in enumerate(ctx.frame.flips) if f.applies(trail.spec.stage, fields)
+        ]
         for number, flip in shuffled(flips, rng):
             index = fields.index(flip.step)
             text = trail.steps[index].text
@@ -51,10 +55,20 @@ class FlipMutator(NeedsNoSetup):
             conclusion = flip.conclusions[conclusion_field]
             steps = with_step(trail.steps, index, text=pattern.sub(flip.target, text, count=1))
             steps = with_step(steps, len(steps) - 1, text=conclusion)
-            detail = (f"{flip.source!r} -> {flip.target!r} in {flip.step}; "
-                      f"{conclusion_field} -> {conclusion!r}")
+            detail = (
+                f"{flip.source!r} -> {flip.target!r} in {flip.step}; "
+                f"{conclusion_field} -> {conclusion!r}"
+            )
             for edited in _relation_changes(steps, flip, ctx):
-                moved = [f"{s.field} {s.relation} {s.connective!r}" for s, old in
-                         zip(edited, trail.steps) if s.relation != old.relation]
-                yield Edit(op=self.op, detail=detail + "".join(f"; {m}" for m in moved),
-                           steps=edited, label_flipped=True, flip=number)
+                moved = [
+                    f"{s.field} {s.relation} {s.connective!r}"
+                    for s, old in zip(edited, trail.steps)
+                    if s.relation != old.relation
+                ]
+                yield Edit(
+                    op=self.op,
+                    detail=detail + "".join(f"; {m}" for m in moved),
+                    steps=edited,
+                    label_flipped=True,
+                    flip=number,
+                )

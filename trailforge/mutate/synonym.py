@@ -28,8 +28,11 @@ class SynonymMutator:
     op = "synonym"
     meaning_preserving = True
 
-    def __init__(self, synonyms: tuple[tuple[str, ...], ...] = (),
-                 contractions: tuple[tuple[str, ...], ...] = ()) -> None:
+    def __init__(
+        self,
+        synonyms: tuple[tuple[str, ...], ...] = (),
+        contractions: tuple[tuple[str, ...], ...] = (),
+    ) -> None:
         self.synonyms = synonyms  # the general lexicon's; a domain adds its own
         self.contractions = contractions
 
@@ -39,18 +42,24 @@ class SynonymMutator:
 
     def propose(self, trail: Trail, ctx: MutationContext, rng: random.Random) -> Iterator[Edit]:
         candidates = []
-        for kind, groups in (("word", self.synonyms + ctx.domain.synonyms),
-                             ("contraction", self.contractions)):
+        for kind, groups in (
+            ("word", self.synonyms + ctx.domain.synonyms),
+            ("contraction", self.contractions),
+        ):
             if not groups:
                 continue
             pattern, alternatives = _index(groups)
-            candidates += [(index, match.start(), match.end(), match.group(), target, kind)
-                           for index, step in enumerate(trail.steps)
-                           for match in pattern.finditer(step.text)
-                           for target in alternatives[match.group()]]
+            candidates += [
+                (index, match.start(), match.end(), match.group(), target, kind)
+                for index, step in enumerate(trail.steps)
+                for match in pattern.finditer(step.text)
+                for target in alternatives[match.group()]
+            ]
         for index, start, end, source, target, kind in shuffled(candidates, rng):
             text = trail.steps[index].text
-            yield Edit(op=self.op,
-                       detail=f"{source!r} -> {target!r} in {trail.steps[index].field}",
-                       steps=with_step(trail.steps, index, text=text[:start] + target + text[end:]),
-                       kind=kind)
+            yield Edit(
+                op=self.op,
+                detail=f"{source!r} -> {target!r} in {trail.steps[index].field}",
+                steps=with_step(trail.steps, index, text=text[:start] + target + text[end:]),
+                kind=kind,
+            )

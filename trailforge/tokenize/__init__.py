@@ -53,9 +53,11 @@ def resolve_kind(spec: str, base_dir: Path | None = None) -> tuple[str, str]:
     from bpe_openai import registry
 
     if spec in registry.ENCODING_CONSTRUCTORS:  # gpt2, r50k_base, p50k_base: rank files online
-        raise TokenizerError(f"tiktoken encoding {spec!r} ships no rank file: loading it needs "
-                             "the network", hint=f"offline encodings: "
-                             f"{', '.join(tiktoken_names())}; or give its tokenizer.json path")
+        raise TokenizerError(
+            f"tiktoken encoding {spec!r} ships no rank file: loading it needs the network",
+            hint=f"offline encodings: "
+            f"{', '.join(tiktoken_names())}; or give its tokenizer.json path",
+        )
     path = Path(os.path.expanduser(spec))
     if not path.is_absolute() and base_dir is not None:
         path = base_dir / path
@@ -88,10 +90,21 @@ def load_tokenizers(specs: Sequence[str], base_dir: Path | None = None) -> list[
     labels = [t.label for t in loaded]
     dupes = sorted({x for x in labels if labels.count(x) > 1})
     if dupes:
-        raise TokenizerError(f"two tokenizers share the label {dupes[0]!r}",
-                             hint="name them: --tokenizer mine=path/to/tokenizer.json")
+        raise TokenizerError(
+            f"two tokenizers share the label {dupes[0]!r}",
+            hint="name them: --tokenizer mine=path/to/tokenizer.json",
+        )
     return loaded
 
 
-__all__ = ["Encoded", "Splice", "Tokenizer", "TOKENIZERS", "is_local_pipeline", "load_tokenizer",
-           "load_tokenizers", "resolve_kind", "tiktoken_names"]
+__all__ = [
+    "Encoded",
+    "Splice",
+    "Tokenizer",
+    "TOKENIZERS",
+    "is_local_pipeline",
+    "load_tokenizer",
+    "load_tokenizers",
+    "resolve_kind",
+    "tiktoken_names",
+]

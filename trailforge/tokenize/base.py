@@ -25,8 +25,10 @@ class Encoded:
     def starts(self) -> list[int]:
         if self._starts is None:
             if self._derive is None:
-                raise TokenizerError("this tokenizer gives no token offsets",
-                                     hint="only tokenizers with `local` set splice encodings")
+                raise TokenizerError(
+                    "this tokenizer gives no token offsets",
+                    hint="only tokenizers with `local` set splice encodings",
+                )
             self._starts, self._derive = self._derive(), None
         return self._starts
 

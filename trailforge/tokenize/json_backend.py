@@ -21,8 +21,11 @@ class JsonTokenizer:
         try:
             tok = HFTokenizer.from_file(str(file))
         except Exception as exc:  # tokenizers raises a bare Exception on bad files
-            raise TokenizerError(f"cannot load tokenizer file: {exc}", file=file,
-                                 hint="give a tokenizer.json saved by Hugging Face tokenizers") from None
+            raise TokenizerError(
+                f"cannot load tokenizer file: {exc}",
+                file=file,
+                hint="give a tokenizer.json saved by Hugging Face tokenizers",
+            ) from None
         tok.no_padding()
         tok.no_truncation()
         self._tok = tok

@@ -29,7 +29,9 @@ def _common_suffix(a: Any, b: Any, limit: int) -> int:
     """Length of the longest common suffix, at most `limit` (as above, read little-endian)."""
     if isinstance(a, str):
         return _common_suffix(a.encode("utf-32-be"), b.encode("utf-32-be"), 4 * limit) // 4
-    diff = int.from_bytes(a[len(a) - limit:], "little") ^ int.from_bytes(b[len(b) - limit:], "little")
+    diff = int.from_bytes(a[len(a) - limit :], "little") ^ int.from_bytes(
+        b[len(b) - limit :], "little"
+    )
     return limit - (diff.bit_length() + 7) // 8
 
 
@@ -61,8 +63,11 @@ def edit_window(old: Any, new: Any) -> tuple[int, int, int]:
     space, letters = (" ", _LETTER_CHARS) if isinstance(old, str) else (32, _LETTER_BYTES)
     prefix = _common_prefix(old, new)
     suffix = _common_suffix(old, new, min(len(old), len(new)) - prefix)
-    return (_cut_before(old, prefix, space, letters),
-            _cut_after(new, len(new) - suffix, space, letters), len(new) - len(old))
+    return (
+        _cut_before(old, prefix, space, letters),
+        _cut_after(new, len(new) - suffix, space, letters),
+        len(new) - len(old),
+    )
 
 
 @lru_cache(maxsize=8)
@@ -70,8 +75,12 @@ def utf8(text: str) -> bytes:
     return text.encode("utf-8")
 
 
-def splice(old: Any, parent: Encoded, new: Any,
-           encode_window: Callable[[Any], tuple[list[int], Callable[[], list[int]]]]) -> Splice:
+def splice(
+    old: Any,
+    parent: Encoded,
+    new: Any,
+    encode_window: Callable[[Any], tuple[list[int], Callable[[], list[int]]]],
+) -> Splice:
     """`new`'s encoding from `parent` (the encoding of `old`) by re-encoding one window.
 
     `old` and `new` are in the tokenizer's offset unit (str or bytes). Before a safe cut the split
@@ -92,10 +101,12 @@ def splice(old: Any, parent: Encoded, new: Any,
 
 #: `tokenizer.json` components under which a safe cut stays local: per-character (or
 #: starter-bounded) normalizers, pre-tokenizers that split at spaces, per-word models.
-LOCAL_NORMALIZERS = frozenset({"BertNormalizer", "Lowercase", "NFC", "NFD", "NFKC", "NFKD",
-                               "StripAccents"})
-LOCAL_PRE_TOKENIZERS = frozenset({"BertPreTokenizer", "Whitespace", "WhitespaceSplit",
-                                  "Punctuation", "Digits", "ByteLevel"})
+LOCAL_NORMALIZERS = frozenset(
+    {"BertNormalizer", "Lowercase", "NFC", "NFD", "NFKC", "NFKD", "StripAccents"}
+)
+LOCAL_PRE_TOKENIZERS = frozenset(
+    {"BertPreTokenizer", "Whitespace", "WhitespaceSplit", "Punctuation", "Digits", "ByteLevel"}
+)
 LOCAL_MODELS = frozenset({"BPE", "WordPiece", "WordLevel", "Unigram"})
 
 
@@ -115,8 +126,15 @@ def is_local_pipeline(config: dict) -> bool:
     a cut's space."""
     model = config.get("model") or {}
     added = config.get("added_tokens") or []
-    return (_all_local(config.get("normalizer"), LOCAL_NORMALIZERS, "normalizers")
-            and _all_local(config.get("pre_tokenizer"), LOCAL_PRE_TOKENIZERS, "pretokenizers")
-            and model.get("type") in LOCAL_MODELS and not model.get("dropout")
-            and all(not t.get("lstrip") and not t.get("rstrip")
-                    and not any(c.isspace() for c in t.get("content", " ")) for t in added))
+    return (
+        _all_local(config.get("normalizer"), LOCAL_NORMALIZERS, "normalizers")
+        and _all_local(config.get("pre_tokenizer"), LOCAL_PRE_TOKENIZERS, "pretokenizers")
+        and model.get("type") in LOCAL_MODELS
+        and not model.get("dropout")
+        and all(
+            not t.get("lstrip")
+            and not t.get("rstrip")
+            and not any(c.isspace() for c in t.get("content", " "))
+            for t in added
+        )
+    )

@@ -31,8 +31,10 @@ class TiktokenTokenizer:
 
         constructor = registry.ENCODING_CONSTRUCTORS.get(name)
         if constructor is None:
-            raise TokenizerError(f"unknown tiktoken encoding {name!r}",
-                                 hint=f"offline encodings: {', '.join(tiktoken_names())}")
+            raise TokenizerError(
+                f"unknown tiktoken encoding {name!r}",
+                hint=f"offline encodings: {', '.join(tiktoken_names())}",
+            )
         kwargs = constructor()
         self._encoding = tiktoken.Encoding(**kwargs)
         self.name = name
@@ -44,10 +46,15 @@ class TiktokenTokenizer:
         for token, rank in ranks.items():
             self._lengths[rank] = len(token)
         self.fingerprint = sha256_of(
-            "tiktoken", kwargs["pat_str"],
+            "tiktoken",
+            kwargs["pat_str"],
             json.dumps(sorted(kwargs.get("special_tokens", {}).items())),
-            hashlib.sha256(b"".join(k + b"\xff" + str(v).encode() for k, v in
-                                    sorted(ranks.items(), key=lambda kv: kv[1]))).hexdigest(),
+            hashlib.sha256(
+                b"".join(
+                    k + b"\xff" + str(v).encode()
+                    for k, v in sorted(ranks.items(), key=lambda kv: kv[1])
+                )
+            ).hexdigest(),
         )
 
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:

@@ -54,8 +54,9 @@ class Banks:
     states: tuple[str, ...]
     items: tuple[str, ...]
 
-    def vocabulary(self, ood: bool) -> tuple[tuple[tuple[str, str], ...],
-                                             tuple[tuple[str, str, str], ...]]:
+    def vocabulary(
+        self, ood: bool
+    ) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str, str], ...]]:
         """The kinds and skills a frame draws from: the `ood_` lists for an ood frame."""
         return (self.ood_kinds, self.ood_skills) if ood else (self.kinds, self.skills)
 
@@ -65,38 +66,61 @@ def load_banks(path: Path) -> Banks:
     shared between train and ood lists."""
     data = load_yaml(path, ContentError, "word banks")
     if not isinstance(data, LineDict):
-        raise ContentError("word banks must be a mapping", file=path, line=1,
-                           hint=f"keys: {', '.join(BANK_KEYS)}")
-    widths = {"places": 0, "names": 0, "kinds": 2, "ood_kinds": 2, "skills": 3, "ood_skills": 3,
-              "states": 0, "items": 0}
+        raise ContentError(
+            "word banks must be a mapping", file=path, line=1, hint=f"keys: {', '.join(BANK_KEYS)}"
+        )
+    widths = {
+        "places": 0,
+        "names": 0,
+        "kinds": 2,
+        "ood_kinds": 2,
+        "skills": 3,
+        "ood_skills": 3,
+        "states": 0,
+        "items": 0,
+    }
     values: dict[str, tuple] = {}
     for key, width in widths.items():
         raw = data.get(key)
         line = data.key_lines.get(key, 1)
         if not isinstance(raw, list) or len(raw) < 2:
-            raise ContentError(f"word banks: `{key}` must list at least two entries", file=path,
-                               line=line, hint=f"keys: {', '.join(BANK_KEYS)}")
+            raise ContentError(
+                f"word banks: `{key}` must list at least two entries",
+                file=path,
+                line=line,
+                hint=f"keys: {', '.join(BANK_KEYS)}",
+            )
         for entry in raw:
             words = [entry] if width == 0 else entry
             if (width and (not isinstance(entry, list) or len(entry) != width)) or not all(
-                    isinstance(w, str) and w.strip() == w and w for w in words):
-                raise ContentError(f"word banks: `{key}` entry {entry!r} must be "
-                                   + ("a word" if width == 0 else f"a list of {width} phrases"),
-                                   file=path, line=line)
+                isinstance(w, str) and w.strip() == w and w for w in words
+            ):
+                raise ContentError(
+                    f"word banks: `{key}` entry {entry!r} must be "
+                    + ("a word" if width == 0 else f"a list of {width} phrases"),
+                    file=path,
+                    line=line,
+                )
         values[key] = tuple(raw if width == 0 else (tuple(e) for e in raw))
     for key in ("kinds", "ood_kinds"):
         same = [e[0] for e in values[key] if e[0] == e[1]]
         if same:
-            raise ContentError(f"word banks: {same} in `{key}` have the same singular and plural",
-                               file=path, line=data.key_lines.get(key),
-                               hint="a world names its kind once in the singular; pick nouns "
-                               "with a distinct plural")
+            raise ContentError(
+                f"word banks: {same} in `{key}` have the same singular and plural",
+                file=path,
+                line=data.key_lines.get(key),
+                hint="a world names its kind once in the singular; pick nouns "
+                "with a distinct plural",
+            )
     for key in ("kinds", "skills"):
         shared = {e[0] for e in values[key]} & {e[0] for e in values[f"ood_{key}"]}
         if shared:
-            raise ContentError(f"word banks: {sorted(shared)} are in both `{key}` and "
-                               f"`ood_{key}`", file=path, line=data.key_lines.get(f"ood_{key}"),
-                               hint="an ood entry must never occur in train")
+            raise ContentError(
+                f"word banks: {sorted(shared)} are in both `{key}` and `ood_{key}`",
+                file=path,
+                line=data.key_lines.get(f"ood_{key}"),
+                hint="an ood entry must never occur in train",
+            )
     return Banks(**values)
 
 
@@ -144,11 +168,21 @@ def _article(noun: str) -> str:
 
 
 #: The fields each stage of the default grammar shows, conclusion last.
-STAGE_FIELDS = {1: ("premise", "conclusion"), 2: ("premise", "consequence", "conclusion"),
-                3: ("premise", "consequence", "complication", "blocked"),
-                4: ("premise", "consequence", "complication", "resolution", "resolved"),
-                5: ("premise", "premise_2", "consequence", "consequence_2", "complication",
-                    "resolution", "resolved")}
+STAGE_FIELDS = {
+    1: ("premise", "conclusion"),
+    2: ("premise", "consequence", "conclusion"),
+    3: ("premise", "consequence", "complication", "blocked"),
+    4: ("premise", "consequence", "complication", "resolution", "resolved"),
+    5: (
+        "premise",
+        "premise_2",
+        "consequence",
+        "consequence_2",
+        "complication",
+        "resolution",
+        "resolved",
+    ),
+}
 
 
 def core_count(banks: Banks, ood: bool = False) -> int:
@@ -183,23 +217,30 @@ def world_frame(banks: Banks, seed: int, index: int, ood: bool = False) -> Frame
     core = _core(banks, seed, index, ood)
     for attempt in range(100):
         frame = _draw(banks, core, item_rng(seed, "world", index, ood, attempt), index, ood)
-        words = [(f, w) for f, w in frame.anchors.items()] + [(f.step, f.source) for f in frame.flips]
+        words = [(f, w) for f, w in frame.anchors.items()] + [
+            (f.step, f.source) for f in frame.flips
+        ]
         if all(len(word_pattern(w).findall(frame.fields[f])) == 1 for f, w in words):
             return frame
-    raise ContentError("the word banks are too small to draw a world frame whose words do not "
-                       "collide", hint="add places, names, kinds or skills to the banks")
+    raise ContentError(
+        "the word banks are too small to draw a world frame whose words do not collide",
+        hint="add places, names, kinds or skills to the banks",
+    )
 
 
-def _draw(banks: Banks, core: tuple[str, tuple, tuple, str], rng: random.Random, index: int,
-          ood: bool) -> Frame:
+def _draw(
+    banks: Banks, core: tuple[str, tuple, tuple, str], rng: random.Random, index: int, ood: bool
+) -> Frame:
     """One draw of a world frame around its core, the rest from `rng`."""
     kinds, skills = banks.vocabulary(ood)
     name, (kind, kinds_word), (ability, step, outcome), state = core
     place = rng.choice(banks.places)
     other = rng.choice([n for n in banks.names if n != name])
     kind2, kinds2_word = rng.choice([k for k in kinds if k[0] != kind])
-    flip_kind = rng.choice([k for k, _ in kinds if k != kind and _article(k) == _article(kind)]
-                           or [k for k, _ in kinds if k != kind])
+    flip_kind = rng.choice(
+        [k for k, _ in kinds if k != kind and _article(k) == _article(kind)]
+        or [k for k, _ in kinds if k != kind]
+    )
     ability2 = rng.choice([s for s in skills if s[0] != ability])[0]
     other_state = rng.choice([s for s in banks.states if s != state])
     item = rng.choice(banks.items)
@@ -210,24 +251,37 @@ def _draw(banks: Banks, core: tuple[str, tuple, tuple, str], rng: random.Random,
     exception = Rule(then=held, when=(_atom(state, name),))
     refined = Rule(then=held, when=(_atom(state, name),), unless=(_atom(remedy, name),))
     logic = WorldLogic(
-        facts={"premise": frozenset({_atom(kind, name)}),
-               "complication": frozenset({_atom(state, name)}),
-               "resolution": frozenset({_atom(remedy, name)}),
-               "premise_2": frozenset({_atom(kind2, other)})},
-        rules={"premise": (rule_skill, Rule(then=_atom(step, name), when=(_atom(ability, name),)),
-                           Rule(then=_atom(outcome, name), when=(_atom(step, name),)), exception),
-               "premise_2": (Rule(then=_atom(ability2, other), when=(_atom(kind2, other),)),)},
+        facts={
+            "premise": frozenset({_atom(kind, name)}),
+            "complication": frozenset({_atom(state, name)}),
+            "resolution": frozenset({_atom(remedy, name)}),
+            "premise_2": frozenset({_atom(kind2, other)}),
+        },
+        rules={
+            "premise": (
+                rule_skill,
+                Rule(then=_atom(step, name), when=(_atom(ability, name),)),
+                Rule(then=_atom(outcome, name), when=(_atom(step, name),)),
+                exception,
+            ),
+            "premise_2": (Rule(then=_atom(ability2, other), when=(_atom(kind2, other),)),),
+        },
         replaces={"resolution": (exception, refined)},
-        flips=(("premise", _atom(kind, name), _atom(flip_kind, name)),
-               ("complication", _atom(state, name), _atom(other_state, name)),
-               ("resolution", _atom(remedy, name), _atom(remedy, other))),
-        query=_atom(outcome, name))
+        flips=(
+            ("premise", _atom(kind, name), _atom(flip_kind, name)),
+            ("complication", _atom(state, name), _atom(other_state, name)),
+            ("resolution", _atom(remedy, name), _atom(remedy, other)),
+        ),
+        query=_atom(outcome, name),
+    )
 
     def says(fields: Sequence[str], flip: int | None = None) -> str:
         return f"{name} {'can' if logic.holds(fields, flip) else 'cannot'} {outcome}"
 
-    rules = (f"{kinds_word} can {ability} unless they are {state}, {kinds_word} that can {ability} "
-             f"can {step}, {kinds_word} that can {step} can {outcome}")
+    rules = (
+        f"{kinds_word} can {ability} unless they are {state}, {kinds_word} that can {ability} "
+        f"can {step}, {kinds_word} that can {step} can {outcome}"
+    )
     who = f"{name} is {_article(kind)} {kind}"
     lets = f"{_article(state)} {state} {kind}"
     world = f"{place}, where a creature can do only what these rules allow"  # the closed world
@@ -237,37 +291,73 @@ def _draw(banks: Banks, core: tuple[str, tuple, tuple, str], rng: random.Random,
         "conclusion": says(STAGE_FIELDS[2]),
         "complication": f"{name} is {state}",
         "blocked": says(STAGE_FIELDS[3]),
-        "resolution": rng.choice([f"{name} {remedy}, which lets {lets} {ability} anyway",
-                                  f"{lets} that {remedy} can still {ability}, and {name} wears one"]),
+        "resolution": rng.choice(
+            [
+                f"{name} {remedy}, which lets {lets} {ability} anyway",
+                f"{lets} that {remedy} can still {ability}, and {name} wears one",
+            ]
+        ),
         "resolved": says(STAGE_FIELDS[4]),
-        "premise_2": rng.choice([f"{other} is {_article(kind2)} {kind2}, and {kinds2_word} can "
-                                 f"{ability2}", f"{kinds2_word} can {ability2}, and {other} is "
-                                 f"{_article(kind2)} {kind2}"]),
+        "premise_2": rng.choice(
+            [
+                f"{other} is {_article(kind2)} {kind2}, and {kinds2_word} can {ability2}",
+                f"{kinds2_word} can {ability2}, and {other} is {_article(kind2)} {kind2}",
+            ]
+        ),
         "consequence_2": f"{name} can {step}",
     }
     flips = (
-        Flip(step="premise", source=kind, target=flip_kind, stages=PREMISE_ONLY_STAGES,
-             conclusions={"conclusion": says(STAGE_FIELDS[1], 0)}),
-        Flip(step="complication", source=state, target=other_state,
-             relations={"complication": "adds"}, conclusions={"blocked": says(STAGE_FIELDS[3], 1)}),
-        Flip(step="resolution", source=name, target=other, relations={"resolution": "adds"},
-             conclusions={"resolved": says(STAGE_FIELDS[4], 2)}),
+        Flip(
+            step="premise",
+            source=kind,
+            target=flip_kind,
+            stages=PREMISE_ONLY_STAGES,
+            conclusions={"conclusion": says(STAGE_FIELDS[1], 0)},
+        ),
+        Flip(
+            step="complication",
+            source=state,
+            target=other_state,
+            relations={"complication": "adds"},
+            conclusions={"blocked": says(STAGE_FIELDS[3], 1)},
+        ),
+        Flip(
+            step="resolution",
+            source=name,
+            target=other,
+            relations={"resolution": "adds"},
+            conclusions={"resolved": says(STAGE_FIELDS[4], 2)},
+        ),
     )
-    return Frame(id=f"world-{'ood-' if ood else ''}{index:06d}", domain="worlds", fields=fields,
-                 flips=flips, anchors={"premise": state, "consequence": ability,
-                                       "complication": state, "resolution": item,
-                                       "premise_2": kind2, "consequence_2": step},
-                 distractors=frozenset({"premise_2"}), logic=logic, held_out=ood)
+    return Frame(
+        id=f"world-{'ood-' if ood else ''}{index:06d}",
+        domain="worlds",
+        fields=fields,
+        flips=flips,
+        anchors={
+            "premise": state,
+            "consequence": ability,
+            "complication": state,
+            "resolution": item,
+            "premise_2": kind2,
+            "consequence_2": step,
+        },
+        distractors=frozenset({"premise_2"}),
+        logic=logic,
+        held_out=ood,
+    )
 
 
 def world_domain(banks: Banks, seed: int, count: int, ood: int = 0) -> Domain:
     """A domain of `count` world frames (and `ood` more from the ood vocabulary)."""
     for number, ood_frame in ((count, False), (ood, True)):
         if number > core_count(banks, ood_frame):
-            raise ContentError(f"{number:,} {'ood ' if ood_frame else ''}world frames asked for, but "
-                               f"the word banks allow {core_count(banks, ood_frame):,} distinct "
-                               "ones", hint="add names, states, kinds or skills to the banks, or "
-                               "ask for fewer frames")
+            raise ContentError(
+                f"{number:,} {'ood ' if ood_frame else ''}world frames asked for, but "
+                f"the word banks allow {core_count(banks, ood_frame):,} distinct "
+                "ones",
+                hint="add names, states, kinds or skills to the banks, or ask for fewer frames",
+            )
     frames = [world_frame(banks, seed, i) for i in range(count)]
     frames += [world_frame(banks, seed, i, ood=True) for i in range(ood)]
     return Domain(name="worlds", title="Logic", frames=tuple(frames), synonyms=())

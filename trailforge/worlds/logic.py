@@ -50,16 +50,23 @@ def strata(program: Program) -> dict[str, int]:
 
     Strata depend only on the shape of the rules (which atom each rule reads and derives), so
     they are computed once per shape: generated programs share a few shapes."""
-    atoms = list(dict.fromkeys([a for r in program.rules for a in (r.then, *r.when, *r.unless)]
-                               + sorted(program.facts)))
+    atoms = list(
+        dict.fromkeys(
+            [a for r in program.rules for a in (r.then, *r.when, *r.unless)] + sorted(program.facts)
+        )
+    )
     number = {a: i for i, a in enumerate(atoms)}
-    shape = tuple((number[r.then], tuple(number[a] for a in r.when),
-                   tuple(number[a] for a in r.unless)) for r in program.rules)
+    shape = tuple(
+        (number[r.then], tuple(number[a] for a in r.when), tuple(number[a] for a in r.unless))
+        for r in program.rules
+    )
     levels = _shape_strata(shape, len(atoms))
     if levels is None:
-        raise WorldError("the program is not stratified: an atom depends on itself through "
-                         f"`unless` (among {', '.join(sorted(atoms)[:6])})",
-                         hint="no atom may be blocked, directly or through other rules, by itself")
+        raise WorldError(
+            "the program is not stratified: an atom depends on itself through "
+            f"`unless` (among {', '.join(sorted(atoms)[:6])})",
+            hint="no atom may be blocked, directly or through other rules, by itself",
+        )
     return dict(zip(atoms, levels))
 
 
@@ -92,8 +99,11 @@ def solve(program: Program) -> frozenset[str]:
         while changed:
             changed = False
             for rule in rules:
-                if rule.then not in model and all(a in model for a in rule.when) \
-                        and not any(a in model for a in rule.unless):
+                if (
+                    rule.then not in model
+                    and all(a in model for a in rule.when)
+                    and not any(a in model for a in rule.unless)
+                ):
                     model.add(rule.then)
                     changed = True
     return frozenset(model)
@@ -106,16 +116,25 @@ def holds(program: Program, query: str) -> bool:
 def logic_json(program: Program, query: str) -> str:
     """The row's `logic` column: the program, the query and whether it holds, as compact JSON
     with a stable key order (facts sorted, rules in order)."""
-    return json.dumps({"facts": sorted(program.facts), "rules": [r.as_json() for r in program.rules],
-                       "query": query, "holds": holds(program, query)}, separators=(",", ":"))
+    return json.dumps(
+        {
+            "facts": sorted(program.facts),
+            "rules": [r.as_json() for r in program.rules],
+            "query": query,
+            "holds": holds(program, query),
+        },
+        separators=(",", ":"),
+    )
 
 
 def parse_logic(text: str) -> tuple[Program, str, bool]:
     """A `logic` column value back as (program, query, recorded holds); WorldError if malformed."""
     try:
         data = json.loads(text)
-        rules = tuple(Rule(then=r["then"], when=tuple(r["if"]), unless=tuple(r["unless"]))
-                      for r in data["rules"])
+        rules = tuple(
+            Rule(then=r["then"], when=tuple(r["if"]), unless=tuple(r["unless"]))
+            for r in data["rules"]
+        )
         program = Program(facts=frozenset(data["facts"]), rules=rules)
         query, recorded = data["query"], data["holds"]
     except (ValueError, KeyError, TypeError) as exc:
