@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ more most less least some any all each every both either neither""".split()
 )
 
 
+@lru_cache(maxsize=8192)  # mutators ask for the same few thousand words again and again
 def word_pattern(words: str) -> re.Pattern[str]:
     """A regex matching `words` as whole words."""
     return re.compile(r"(?<!\w)" + re.escape(words) + r"(?!\w)")

@@ -12,11 +12,8 @@ import random
 
 def stable_hash(*parts: object) -> str:
     """A hex sha256 of the parts' string forms, separated unambiguously."""
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(repr(part).encode("utf-8"))
-        digest.update(b"\x1f")
-    return digest.hexdigest()
+    joined = "".join(f"{part!r}\x1f" for part in parts)
+    return hashlib.sha256(joined.encode("utf-8")).hexdigest()
 
 
 def item_rng(seed: int, *parts: object) -> random.Random:

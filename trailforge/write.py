@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
@@ -236,12 +237,15 @@ class _Part:
         key, count = "", 0
         for batch in self._batches:
             self._pending.append(batch)
-            for value in batch.column(self._key).to_pylist():
+            runs = pc.run_end_encode(batch.column(self._key))  # one Python step a run, not a row
+            start = 0
+            for value, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist()):
                 if value != key and count:
                     yield key, index, count
                     count = 0
                 key = value
-                count += 1
+                count += end - start
+                start = end
         if count:
             yield key, index, count
 
