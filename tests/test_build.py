@@ -271,15 +271,3 @@ def test_shard_jobs_and_results_round_trip_through_json(mini_copy):
     assert ShardJob.from_json(job.to_json()) == job
     result = run_shard(inputs, job)
     assert ShardResult.from_json(result.to_json()) == result and result.families == 3
-
-
-def test_engines_come_from_one_registry():
-    from trailforge.cli import build
-    from trailforge.engines import ENGINES, get_engine
-    from trailforge.errors import TrailforgeError
-
-    option = next(p for p in build.params if p.name == "engine")
-    assert list(option.type.choices) == list(ENGINES)  # the CLI offers exactly the registry
-    assert all(callable(get_engine(name)) for name in ENGINES)  # Ray itself loads only in run
-    with pytest.raises(TrailforgeError, match="unknown engine"):
-        get_engine("threads")

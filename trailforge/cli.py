@@ -23,6 +23,7 @@ from rich.table import Table
 from . import __version__
 from .engines import ENGINES
 from .errors import TrailforgeError
+from .tokenize import TOKENIZERS
 
 console = Console()
 err_console = Console(stderr=True)
@@ -103,9 +104,9 @@ def main() -> None:
     "--tokenizer",
     "tokenizers",
     multiple=True,
-    help="Target tokenizer (repeatable; replaces the recipe's): an offline encoding "
-    "(o200k_base, cl100k_base, ...), a tokenizer.json path, a local model folder or "
-    "hf:<repo-id>; prefix LABEL= to name its columns.",
+    help="Target tokenizer (repeatable; replaces the recipe's): "
+    + ", ".join(TOKENIZERS.descriptions().values())
+    + "; prefix LABEL= to name its columns.",
 )
 @click.option(
     "--workers",
@@ -120,7 +121,7 @@ def main() -> None:
     default="local",
     show_default=True,
     help="How shards run: "
-    + "; ".join(f"{name}, {what}" for name, what in ENGINES.items())
+    + "; ".join(f"{name}, {what}" for name, what in ENGINES.descriptions().items())
     + ". All give byte-identical files.",
 )
 @click.option(

@@ -25,7 +25,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .errors import DatasetError
 from .grammar import INFERRED_RELATIONS
+from .registry import Registry
 from .seeding import stable_hash
 
 QUESTION = "What follows, and why?"
@@ -270,60 +272,70 @@ class Config:
     columns: str  # what its columns hold (the card's config table)
     use: str  # what a trainer uses it for
 
+    @property
+    def description(self) -> str:
+        return f"{self.use}: {self.columns}"
 
-CONFIGS: dict[str, Config] = {
-    "trails": Config(
-        _trails,
-        trails_schema,
-        rowwise=True,
-        columns="every column: lineage, steps, mutation, token distances",
-        use="analysis",
-    ),
-    "text": Config(
-        _text,
-        _schema(("text", pa.string())),
-        rowwise=True,
-        columns="`text`",
-        use="language modelling",
-    ),
-    "messages": Config(
-        _messages,
-        _schema(("messages", CONVERSATION)),
-        rowwise=True,
-        columns="`messages` (user: every stated fact; assistant: the trail in its voice)",
-        use="conversational SFT",
-    ),
-    "prompt_completion": Config(
-        _prompt_completion,
-        _schema(("prompt", pa.string()), ("completion", pa.string())),
-        rowwise=True,
-        columns="`prompt`, `completion` (the chain -> its conclusion)",
-        use="prompt-completion SFT",
-    ),
-    "preference": Config(
-        _preference,
-        _schema(("prompt", pa.string()), ("chosen", pa.string()), ("rejected", pa.string())),
-        rowwise=False,
-        columns="`prompt`, `chosen`, `rejected` (flip minimal pairs; broken "
-        "chains: the conclusion that follows vs the one shown)",
-        use="DPO",
-    ),
-    "preference_messages": Config(
-        _preference_messages,
-        _schema(("prompt", CONVERSATION), ("chosen", CONVERSATION), ("rejected", CONVERSATION)),
-        rowwise=False,
-        columns='`prompt: [user]` (the whole chain, then "What follows?"), '
-        "`chosen`, `rejected: [assistant]`",
-        use="conversational DPO",
-    ),
-    "negatives": Config(
-        _negatives,
-        _schema(("text", pa.string()), ("conclusion", pa.string()), ("expected", pa.string())),
-        rowwise=True,
-        columns="`text`, `conclusion`, `expected` (broken chains a critic or skeptic rejects)",
-        use="judgement training",
-    ),
-}
+
+#: Config name -> its projection, schema and what it holds (a `registry.Registry`), in the order
+#: the manifest, the card and the files list them.
+CONFIGS: Registry[Config] = Registry(
+    "config",
+    {
+        "trails": Config(
+            _trails,
+            trails_schema,
+            rowwise=True,
+            columns="every column: lineage, steps, mutation, token distances",
+            use="analysis",
+        ),
+        "text": Config(
+            _text,
+            _schema(("text", pa.string())),
+            rowwise=True,
+            columns="`text`",
+            use="language modelling",
+        ),
+        "messages": Config(
+            _messages,
+            _schema(("messages", CONVERSATION)),
+            rowwise=True,
+            columns="`messages` (user: every stated fact; assistant: the trail in its voice)",
+            use="conversational SFT",
+        ),
+        "prompt_completion": Config(
+            _prompt_completion,
+            _schema(("prompt", pa.string()), ("completion", pa.string())),
+            rowwise=True,
+            columns="`prompt`, `completion` (the chain -> its conclusion)",
+            use="prompt-completion SFT",
+        ),
+        "preference": Config(
+            _preference,
+            _schema(("prompt", pa.string()), ("chosen", pa.string()), ("rejected", pa.string())),
+            rowwise=False,
+            columns="`prompt`, `chosen`, `rejected` (flip minimal pairs; broken "
+            "chains: the conclusion that follows vs the one shown)",
+            use="DPO",
+        ),
+        "preference_messages": Config(
+            _preference_messages,
+            _schema(("prompt", CONVERSATION), ("chosen", CONVERSATION), ("rejected", CONVERSATION)),
+            rowwise=False,
+            columns='`prompt: [user]` (the whole chain, then "What follows?"), '
+            "`chosen`, `rejected: [assistant]`",
+            use="conversational DPO",
+        ),
+        "negatives": Config(
+            _negatives,
+            _schema(("text", pa.string()), ("conclusion", pa.string()), ("expected", pa.string())),
+            rowwise=True,
+            columns="`text`, `conclusion`, `expected` (broken chains a critic or skeptic rejects)",
+            use="judgement training",
+        ),
+    },
+    DatasetError,
+)
 
 
 def row_id(

@@ -77,11 +77,9 @@ def load_inputs(recipe: Recipe) -> Inputs:
             f"ood.domains {unknown_ood} are not loaded domains",
             hint=f"loaded: {', '.join(sorted(content.domains))}",
         )
-    unknown_ops = [m for m in recipe.mutators if m not in MUTATORS]
+    unknown_ops = MUTATORS.unknown(recipe.mutators)
     if unknown_ops:
-        raise RecipeError(
-            f"unknown mutators {unknown_ops}", hint=f"available: {', '.join(MUTATORS)}"
-        )
+        raise RecipeError(f"unknown mutators {unknown_ops}", hint=MUTATORS.hint())
     renderer = Renderer(
         recipe.path(recipe.templates), {name: d.title for name, d in content.domains.items()}
     )

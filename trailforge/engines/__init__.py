@@ -2,24 +2,20 @@
 shards finish; none can change a byte of the output (the merge orders rows by key).
 
 An engine is a module of this package with a `run` function (the `Engine` protocol); `ENGINES`
-names them, and the CLI offers exactly these. Adding one: write `engines/<name>.py` with `run`,
-and list it here.
+names them (a `registry.Registry` of `Lazy` entries: a module is imported only when its engine
+runs), and the CLI offers exactly these. Adding one: write `engines/<name>.py` with `run`, and
+add its line here.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Iterator, Protocol, Sequence
+
+from ..registry import Lazy, Registry
 
 if TYPE_CHECKING:
     from ..inputs import Inputs
     from ..shard import ShardJob, ShardResult
-
-#: Engine name -> what it is (the module `trailforge.engines.<name>` holds its `run`).
-ENGINES = {
-    "local": "a process pool forked after the inputs are loaded",
-    "ray": "Ray Data tasks on a local Ray or a cluster (pip install -e '.[ray]')",
-}
 
 
 class Engine(Protocol):
@@ -32,10 +28,19 @@ class Engine(Protocol):
     ) -> Iterator[ShardResult]: ...
 
 
-def get_engine(name: str) -> Engine:
-    """The `run` of engine `name`; a TrailforgeError for a name that is not in ENGINES."""
-    if name not in ENGINES:  # click restricts the choice; this guards the Python API
-        from ..errors import TrailforgeError
+#: Engine name -> its `run` and what it is (the CLI's --engine choices and help).
+ENGINES: Registry[Lazy[Engine]] = Registry(
+    "engine",
+    {
+        "local": Lazy(f"{__name__}.local:run", "a process pool forked after the inputs are loaded"),
+        "ray": Lazy(
+            f"{__name__}.ray:run",
+            "Ray Data tasks on a local Ray or a cluster (pip install -e '.[ray]')",
+        ),
+    },
+)
 
-        raise TrailforgeError(f"unknown engine {name!r}", hint=f"use one of {', '.join(ENGINES)}")
-    return importlib.import_module(f"{__name__}.{name}").run
+
+def get_engine(name: str) -> Engine:
+    """The `run` of engine `name` (imported now); a TrailforgeError for a name not in ENGINES."""
+    return ENGINES.lookup(name).load()

@@ -67,8 +67,8 @@ def run(
             [{"job": job.to_json()} for job in jobs], override_num_blocks=len(jobs)
         )
         built = shards.map(
-            ShardBuilder,
-            fn_constructor_kwargs={  # type: ignore[arg-type]
+            ShardBuilder,  # type: ignore[arg-type]
+            fn_constructor_kwargs={
                 "recipe_fields": inputs.recipe.model_dump(mode="json"),
                 "base_dir": str(inputs.recipe.base_dir),
             },

@@ -23,6 +23,7 @@ def anchored(text: str, tags: tuple[str, ...]) -> bool:
 
 class AnchorMutator:
     op = "anchor"
+    description = "tag a decisive word of a step (the frame's anchor or a flip site) in the prompt"
     meaning_preserving = True
 
     def __init__(self, tags: tuple[str, ...] = (), in_completion: bool = False) -> None:

@@ -57,6 +57,8 @@ class Mutator(Protocol):
     """
 
     op: str
+    #: What its edits do, in a line (help texts list it with the op).
+    description: str
     #: False for edits that change what follows (never used inside drift walks).
     meaning_preserving: bool
 

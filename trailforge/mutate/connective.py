@@ -11,6 +11,7 @@ from .base import Edit, MutationContext, NeedsNoSetup, shuffled, with_step
 
 class ConnectiveMutator(NeedsNoSetup):
     op = "connective"
+    description = "swap a step's connective for another that expresses the same relation"
     meaning_preserving = True
 
     def propose(self, trail: Trail, ctx: MutationContext, rng: random.Random) -> Iterator[Edit]:

@@ -46,6 +46,7 @@ def accepts_filler(step: Step) -> bool:
 
 class FillerMutator:
     op = "filler"
+    description = "insert or delete a filler word after an inferred step's connective"
     meaning_preserving = True
 
     def __init__(self, fillers: tuple[str, ...] = ()) -> None:

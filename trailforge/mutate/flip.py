@@ -36,6 +36,7 @@ def _relation_changes(
 
 class FlipMutator(NeedsNoSetup):
     op = "flip"
+    description = "one of the frame's meaning-changing minimal edits, and the new conclusion"
     meaning_preserving = False
 
     def propose(self, trail: Trail, ctx: MutationContext, rng: random.Random) -> Iterator[Edit]:

@@ -26,6 +26,7 @@ def _index(groups: tuple[tuple[str, ...], ...]) -> tuple[re.Pattern[str], dict[s
 
 class SynonymMutator:
     op = "synonym"
+    description = "replace a word by a true synonym from the lexicons, or swap a contraction"
     meaning_preserving = True
 
     def __init__(

@@ -10,7 +10,8 @@ Encodings never add special tokens: distances are measured on the text alone.
 
 The package: `base` (the protocol, encodings, the whole-text fallback), `local` (the safe-cut
 window and splice, and which pipelines it is exact for), one module per backend, and here the
-registry (`TOKENIZERS`) and `resolve_kind`, which maps a spec to its backend.
+registry (`TOKENIZERS`: kind -> a `registry.Lazy` entry naming the backend class and the specs
+it reads) and `resolve_kind`, which maps a spec to its kind.
 
 Local re-encoding: BPE never merges across pre-tokenization boundaries, so after a small edit only
 the pre-tokens around it change. `encode_edit` re-encodes just the window between two *safe cuts* (a
@@ -29,17 +30,28 @@ from typing import Callable, Sequence
 
 from ..errors import TokenizerError
 from ..recipe import split_label
+from ..registry import Lazy, Registry
 from .base import Encoded, Splice, Tokenizer
-from .json_backend import JsonTokenizer
 from .local import is_local_pipeline
-from .tiktoken_backend import TiktokenTokenizer, tiktoken_names
-from .transformers_backend import TransformersTokenizer
+from .tiktoken_backend import tiktoken_names
 
-TOKENIZERS: dict[str, Callable[..., Tokenizer]] = {
-    "tiktoken": TiktokenTokenizer,
-    "tokenizer_json": JsonTokenizer,
-    "transformers": TransformersTokenizer,
-}
+#: Backend kind -> its class (called with the resolved spec and `label=`), and the specs it reads
+#: (the CLI's --tokenizer help lists them).
+TOKENIZERS: Registry[Lazy[Callable[..., Tokenizer]]] = Registry(
+    "tokenizer backend",
+    {
+        "tiktoken": Lazy(
+            f"{__name__}.tiktoken_backend:TiktokenTokenizer",
+            "an offline encoding (o200k_base, cl100k_base, ...)",
+        ),
+        "tokenizer_json": Lazy(f"{__name__}.json_backend:JsonTokenizer", "a tokenizer.json path"),
+        "transformers": Lazy(
+            f"{__name__}.transformers_backend:TransformersTokenizer",
+            "a local model folder or hf:<repo-id>",
+        ),
+    },
+    TokenizerError,
+)
 
 
 def resolve_kind(spec: str, base_dir: Path | None = None) -> tuple[str, str]:
@@ -74,7 +86,7 @@ def resolve_kind(spec: str, base_dir: Path | None = None) -> tuple[str, str]:
 
 @lru_cache(maxsize=32)
 def _load_cached(kind: str, resolved: str, label: str | None) -> Tokenizer:
-    return TOKENIZERS[kind](resolved, label=label)
+    return TOKENIZERS.lookup(kind).load()(resolved, label=label)
 
 
 def load_tokenizer(spec: str, base_dir: Path | None = None) -> Tokenizer:

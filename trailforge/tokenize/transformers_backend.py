@@ -56,6 +56,3 @@ class TransformersTokenizer:
 
     def decode(self, ids: Sequence[int]) -> str:
         return str(self._tok.decode(list(ids)))
-
-
-#: Tokenizer classes by kind; `resolve_kind` picks one for a spec.
