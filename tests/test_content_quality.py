@@ -108,7 +108,13 @@ def test_every_frame_renders_under_every_role_and_view_and_reads_well():
                         )
                     steps = tuple(steps)
                     spec = TrailSpec(
-                        stage, chain.name, domain.name, frame.id, role, view, slot_choice % 3
+                        stage=stage,
+                        chain=chain.name,
+                        domain=domain.name,
+                        frame_id=frame.id,
+                        role=role,
+                        view=view,
+                        voice=slot_choice % 3,
                     )
                     trail = loaded.renderer.render(spec, steps)
                     assert trail.text == trail.prompt + trail.completion

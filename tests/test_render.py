@@ -1,11 +1,12 @@
 import shutil
+from dataclasses import asdict
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from trailforge.errors import TemplateError
-from trailforge.render import Renderer, Step, TrailSpec
+from trailforge.render import ORIGIN, Renderer, Step, TrailOrigin, TrailSpec
 
 from .conftest import ROOT
 
@@ -258,3 +259,12 @@ def test_a_macro_that_calls_itself_is_a_clear_error(templates):
         Renderer(templates, {}).render(spec(), STEPS)
     assert "recurses" in info.value.message and info.value.file.endswith("teacher.j2")
     assert info.value.line == 1  # the line of the call that recurses
+
+
+def test_a_spec_keeps_the_origin_it_is_made_of():
+    origin = TrailOrigin(
+        stage=2, domain="physics", frame_id="heated-rod", role="teacher", view="qa", voice=3
+    )
+    made = TrailSpec.of(origin, chain="direct", valid=False)
+    assert (made.chain, made.valid) == ("direct", False)
+    assert {name: getattr(made, name) for name in ORIGIN} == asdict(origin)

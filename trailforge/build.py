@@ -243,16 +243,7 @@ def base_trail(inputs: Inputs, item: WorkItem, rng: random.Random) -> tuple[Trai
     frame = domain.frame(item.frame_id)
     relations = inputs.renderer.register(item.role, inputs.grammar.relations)
     ctx = MutationContext(frame=frame, domain=domain, relations=relations, valid=not item.broken)
-    spec = TrailSpec(
-        stage=item.stage,
-        chain=chain.name,
-        domain=item.domain,
-        frame_id=item.frame_id,
-        role=item.role,
-        view=item.view,
-        voice=item.voice,
-        valid=not item.broken,
-    )
+    spec = TrailSpec.of(item, chain=chain.name, valid=not item.broken)
     steps = base_steps(chain, frame, ctx, rng)
     if item.broken:  # the chain as it is, closed by a conclusion that does not follow
         wrong = rng.choice(wrong_conclusions(frame, item.stage, chain))

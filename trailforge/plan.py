@@ -11,6 +11,7 @@ from .content import Frame
 from .grammar import Chain
 from .inputs import Inputs
 from .recipe import Recipe
+from .render import TrailOrigin
 from .seeding import item_rng, stable_hash
 
 #: Families per shard: small enough for a smooth progress bar and bounded worker memory, large
@@ -22,19 +23,13 @@ VOICES = 20
 
 
 @dataclass(frozen=True)
-class WorkItem:
-    """One base trail to render and grow into a family."""
+class WorkItem(TrailOrigin):
+    """One base trail to render and grow into a family: its origin (stage, domain, frame, role,
+    view, voice), its key, and whether it is a broken chain."""
 
-    stage: int
-    domain: str
-    frame_id: str
-    role: str
-    view: str
-    voice: int
     key: str  # stable hash: orders items for --limit and names the family
-    broken: bool = (
-        False  # a judging role examines this chain with a conclusion that does not follow
-    )
+    # True: a judging role examines this chain with a conclusion that does not follow
+    broken: bool = False
 
 
 def _usable(frame: Frame, chain: Chain) -> bool:

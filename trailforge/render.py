@@ -12,7 +12,7 @@ import signal
 import threading
 import traceback
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Iterator, NamedTuple
 
@@ -71,17 +71,34 @@ class Step(NamedTuple):
 
 
 @dataclass(frozen=True)
-class TrailSpec:
-    """Where a trail comes from (all but the steps' wording)."""
+class TrailOrigin:
+    """Which trail: a frame at a curriculum stage, told by a role in a view and a voice (the
+    fields a planned work item and a rendered trail share)."""
 
     stage: int
-    chain: str
     domain: str
     frame_id: str
     role: str
     view: str
     voice: int
+
+
+#: The names of a TrailOrigin's fields.
+ORIGIN = tuple(f.name for f in fields(TrailOrigin))
+
+
+@dataclass(frozen=True)
+class TrailSpec(TrailOrigin):
+    """Where a trail comes from (all but the steps' wording): its origin, the stage's chain, and
+    whether its conclusion follows."""
+
+    chain: str
     valid: bool = True  # False: the conclusion does not follow, and the role rejects it
+
+    @classmethod
+    def of(cls, origin: TrailOrigin, chain: str, valid: bool = True) -> "TrailSpec":
+        """The spec of `origin` (a work item, say) rendered with `chain`."""
+        return cls(**{name: getattr(origin, name) for name in ORIGIN}, chain=chain, valid=valid)
 
 
 @dataclass(frozen=True)
