@@ -57,9 +57,8 @@ def test_no_row_outside_the_bound_under_any_target_tokenizer(default_build):
         children = tok.encode_batch([r["text"] for r in variants])
         for row, a, b in zip(variants, parents, children):
             d = token_distance(a, b)
-            bound = (
-                3 if row["mutation"]["op"] == "flip" else 2
-            )  # max_flip_distance, max_token_distance
+            # max_flip_distance, max_token_distance
+            bound = 3 if row["mutation"]["op"] == "flip" else 2
             assert 1 <= d <= bound and d == row["token_distance"][tok.label], row["id"]
 
 

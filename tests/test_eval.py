@@ -144,7 +144,6 @@ def test_eval_bad_input_is_a_clear_error(mini_build, tiny_gpt2, args, message):
 
 
 def test_eval_refuses_a_model_that_is_not_causal(mini_build, torch_module, wordpiece_path):
-    result = CliRunner().invoke(
-        main, ["eval", str(mini_build), "--model", str(wordpiece_path.parent)]
-    )  # the MiniLM encoder
+    encoder = wordpiece_path.parent  # the MiniLM encoder
+    result = CliRunner().invoke(main, ["eval", str(mini_build), "--model", str(encoder)])
     assert result.exit_code == 2 and "not a causal language model" in result.output

@@ -117,6 +117,7 @@ def test_a_read_only_output_folder(mini_copy, tmp_path, monkeypatch):
     target = tmp_path / "read-only"
     target.mkdir()
     real_access = os.access
+    # as root, chmod is moot
     monkeypatch.setattr(
         os,
         "access",
@@ -125,7 +126,7 @@ def test_a_read_only_output_folder(mini_copy, tmp_path, monkeypatch):
             if str(path).startswith(str(target)) and mode == os.W_OK
             else real_access(path, mode, **kw)
         ),
-    )  # as root, chmod is moot
+    )
     result = build(mini_copy / "trailforge.yaml", "--limit", "3", "--out", str(target))
     assert result.exit_code == 2 and "not writable" in result.output
     assert "Traceback" not in result.output and not any((target / "mini").rglob("*.parquet"))

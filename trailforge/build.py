@@ -89,13 +89,8 @@ class TrailsColumns:
         self.labels = list(labels)
         self.columns: dict[str, list[Any]] = {name: [] for name in self.SCALARS}
         self.step_offsets = [0]
-        self.steps: tuple[list, ...] = (
-            [],
-            [],
-            [],
-            [],
-            [],
-        )  # kind, relation, connective, text, distractor
+        # kind, relation, connective, text, distractor
+        self.steps: tuple[list, ...] = ([], [], [], [], [])
         self.ops: list[str | None] = []
         self.details: list[str | None] = []
         self.per_tokenizer: dict[str, list[tuple[int, ...] | None]] = {

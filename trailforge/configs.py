@@ -82,10 +82,11 @@ def _messages(table: pa.Table) -> pa.Table:
     n = table.num_rows
     question = pa.array([facts_turn(steps) for steps in table["steps"].to_pylist()], pa.string())
     turns = np.arange(2 * n)
+    # the turns in order: user, assistant, user, ...
     content = pc.take(
         pa.concat_arrays([question, table["text"].combine_chunks()]),
         pa.array((turns % 2) * n + turns // 2),
-    )  # user, assistant, user, ...
+    )
     role = pc.take(pa.array(["user", "assistant"]), pa.array(turns % 2))
     messages = pa.ListArray.from_arrays(
         pa.array(np.arange(0, 2 * n + 1, 2), pa.int32()),

@@ -53,8 +53,8 @@ def load_inputs(recipe: Recipe) -> Inputs:
         recipe.path(recipe.content),
         domains,
         frozenset(grammar.relations),
-        allow_none=recipe.worlds is not None,
-    )  # a worlds-only recipe
+        allow_none=recipe.worlds is not None,  # a worlds-only recipe
+    )
     if recipe.worlds is not None:
         content = with_worlds(content, recipe)
     unknown_stage_domains = sorted(
