@@ -8,7 +8,7 @@ from typing import Callable, Sequence
 
 from ..errors import TokenizerError
 from .base import Encoded, Splice, label_of, sha256_of, whole
-from .local import is_local_pipeline, splice
+from .local import is_local_pipeline, splice, window_cache
 
 
 class JsonTokenizer:
@@ -35,6 +35,7 @@ class JsonTokenizer:
         self.vocab_size = tok.get_vocab_size(with_added_tokens=True)
         self.fingerprint = sha256_of("tokenizers", tok.to_str())
         self.local = is_local_pipeline(json.loads(tok.to_str()))
+        self._cached_window = window_cache(self._encode_window)
 
     def encode_batch(self, texts: Sequence[str]) -> list[list[int]]:
         return [e.ids for e in self._tok.encode_batch(list(texts), add_special_tokens=False)]
@@ -49,7 +50,7 @@ class JsonTokenizer:
     def encode_edit(self, parent_text: str, parent: Encoded, text: str) -> Splice:
         if not self.local:
             return whole(self, parent, text)
-        return splice(parent_text, parent, text, self._encode_window)
+        return splice(parent_text, parent, text, self._cached_window)
 
     def decode(self, ids: Sequence[int]) -> str:
         return self._tok.decode(list(ids), skip_special_tokens=False)

@@ -4,11 +4,30 @@ whitelists of `tokenizer.json` components under which that is exact."""
 
 from __future__ import annotations
 
+import os
+import warnings
 from bisect import bisect_left
 from functools import lru_cache
 from typing import Any, Callable
 
 from .base import Encoded, Splice
+
+try:  # the compiled inner loop (trailforge/tokenize/_splice.c), built by `pip install` where gcc is
+    from . import _splice as _compiled_module
+except ImportError:  # no C compiler at install time: the same results, more slowly
+    _compiled_module = None  # type: ignore[assignment]
+    warnings.warn(
+        "trailforge: the compiled splice loop is not built, so builds use the pure-Python path "
+        "(same bytes, slower); install a C compiler (e.g. apt-get install gcc) and run "
+        "pip install -e . again",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+
+#: Whether splices of bytes run compiled. TRAILFORGE_PURE_PYTHON=1 selects the reference Python
+#: path, which gives the same bytes (tests build both ways).
+COMPILED = _compiled_module is not None and os.environ.get("TRAILFORGE_PURE_PYTHON") != "1"
+_compiled = _compiled_module if COMPILED else None
 
 _ASCII_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _LETTER_CHARS = frozenset(_ASCII_LETTERS)
@@ -75,28 +94,56 @@ def utf8(text: str) -> bytes:
     return text.encode("utf-8")
 
 
-def splice(
-    old: Any,
-    parent: Encoded,
-    new: Any,
-    encode_window: Callable[[Any], tuple[list[int], Callable[[], list[int]]]],
-) -> Splice:
+Window = Callable[[Any], tuple[list[int], Callable[[], list[int]]]]
+
+
+#: Window encodings each tokenizer keeps: many windows repeat across a family's proposals and
+#: across families (the same connective or filler edit at the same place in similar chains).
+WINDOW_CACHE = 1 << 15
+
+
+def window_cache(encode_window: Window, size: int = WINDOW_CACHE) -> Window:
+    """`encode_window` with its last `size` results kept (a window's encoding never changes)."""
+    return lru_cache(maxsize=size)(encode_window)
+
+
+def reference_splice(old: Any, parent: Encoded, new: Any, encode_window: Window) -> Splice:
     """`new`'s encoding from `parent` (the encoding of `old`) by re-encoding one window.
 
     `old` and `new` are in the tokenizer's offset unit (str or bytes). Before a safe cut the split
     depends only on the text up to the cut's space; from it, only on what follows; inside the
     window nothing reads past the window's ends. So prefix and suffix ids are the parent's.
+    `encode_window` gives a window's ids and a callable for their starts.
     """
     s, e_new, shift = edit_window(old, new)
     window_ids, window_starts = encode_window(new[s:e_new])
     starts = parent.starts
     i, j = bisect_left(starts, s), bisect_left(starts, e_new - shift)
     ids = parent.ids[:i] + window_ids + parent.ids[j:]
+    return Splice(
+        Encoded(ids, _child_starts(starts, i, j, s, shift, window_starts)),
+        parent.ids[i:j],
+        window_ids,
+    )
 
-    def child_starts() -> list[int]:
-        return starts[:i] + [s + x for x in window_starts()] + [x + shift for x in starts[j:]]
 
-    return Splice(Encoded(ids, child_starts), parent.ids[i:j], window_ids)
+def _child_starts(
+    starts: list[int], i: int, j: int, s: int, shift: int, window: Callable[[], list[int]]
+) -> Callable[[], list[int]]:
+    return lambda: starts[:i] + [s + x for x in window()] + [x + shift for x in starts[j:]]
+
+
+def splice(old: Any, parent: Encoded, new: Any, encode_window: Window) -> Splice:
+    """`reference_splice`, through the compiled loop for bytes where it is built (`COMPILED`)."""
+    if _compiled is None or not isinstance(old, bytes):
+        return reference_splice(old, parent, new, encode_window)
+    starts = parent.starts
+    ids, old_ids, window_ids, window_starts, s, i, j, shift = _compiled.splice_bytes(
+        old, new, parent.ids, starts, encode_window
+    )
+    return Splice(
+        Encoded(ids, _child_starts(starts, i, j, s, shift, window_starts)), old_ids, window_ids
+    )
 
 
 #: `tokenizer.json` components under which a safe cut stays local: per-character (or

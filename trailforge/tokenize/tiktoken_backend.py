@@ -9,7 +9,7 @@ from typing import Callable, Sequence
 
 from ..errors import TokenizerError
 from .base import Encoded, Splice, label_of, sha256_of, whole
-from .local import splice, utf8
+from .local import splice, utf8, window_cache
 
 #: tiktoken encodings whose split pattern is known to split at every safe cut and to read no
 #: further than the cut's space before it: no look-behind, letter runs stop at a space, and every
@@ -42,6 +42,7 @@ class TiktokenTokenizer:
         self.vocab_size = self._encoding.n_vocab
         ranks = kwargs["mergeable_ranks"]
         self.local = name in LOCAL_TIKTOKEN
+        self._cached_window = window_cache(self._encode_window)
         self._lengths = [0] * (max(ranks.values()) + 1)  # token id -> byte length
         for token, rank in ranks.items():
             self._lengths[rank] = len(token)
@@ -74,7 +75,7 @@ class TiktokenTokenizer:
     def encode_edit(self, parent_text: str, parent: Encoded, text: str) -> Splice:
         if not self.local:
             return whole(self, parent, text)
-        return splice(utf8(parent_text), parent, utf8(text), self._encode_window)
+        return splice(utf8(parent_text), parent, utf8(text), self._cached_window)
 
     def decode(self, ids: Sequence[int]) -> str:
         return self._encoding.decode(list(ids))

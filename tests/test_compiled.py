@@ -1,0 +1,96 @@
+"""The compiled inner loop (trailforge/tokenize/_splice.c) gives what the pure-Python reference
+gives: the same splices on arbitrary edits, and the same bytes for the whole default build."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given
+
+from trailforge.tokenize import load_tokenizer
+from trailforge.tokenize.local import COMPILED, reference_splice, splice, utf8
+
+from .conftest import ROOT, _require
+from .test_local_encoding import apply, edits, texts
+
+RUN_FIELDS = ("built_at", "build_seconds")  # the manifest's record of the run, not of the data
+
+
+@pytest.fixture(scope="module")
+def tiktokens():
+    if not COMPILED:
+        _require("the compiled loop is not built (pip install -e . needs a C compiler)")
+    return [load_tokenizer(name) for name in ("o200k_base", "cl100k_base")]
+
+
+def _window_encoder(tok):
+    """A window encoder from the public protocol: ids, and a callable for their byte starts."""
+
+    def encode(window: bytes):
+        encoded = tok.encode(window.decode("utf-8"))
+        return encoded.ids, lambda: encoded.starts
+
+    return encode
+
+
+def _same(a, b) -> bool:
+    return (a.encoded.ids, a.old, a.new, a.encoded.starts) == (
+        b.encoded.ids,
+        b.old,
+        b.new,
+        b.encoded.starts,
+    )
+
+
+@given(text=texts, first=edits, second=edits)
+def test_compiled_splice_equals_the_reference(tiktokens, text, first, second):
+    child = apply(text, first)
+    grandchild = apply(child, second)
+    for tok in tiktokens:
+        window = _window_encoder(tok)
+        parent = tok.encode(text)
+        compiled = splice(utf8(text), parent, utf8(child), window)
+        assert _same(compiled, reference_splice(utf8(text), parent, utf8(child), window))
+        again = splice(utf8(child), compiled.encoded, utf8(grandchild), window)
+        reference = reference_splice(utf8(child), compiled.encoded, utf8(grandchild), window)
+        assert _same(again, reference), tok.label
+
+
+def test_compiled_splice_rejects_wrong_arguments(tiktokens):
+    from trailforge.tokenize import _splice
+
+    with pytest.raises(TypeError):
+        _splice.splice_bytes("text", b"text", [], [], len)
+    with pytest.raises(TypeError, match="encode_window must return"):
+        _splice.splice_bytes(b"a b", b"a c", [1, 2], [0, 1], lambda window: None)
+
+
+def test_default_build_is_byte_identical_without_the_compiled_loop(
+    tiktokens, default_build, tmp_path
+):
+    env = {**os.environ, "TRAILFORGE_PURE_PYTHON": "1", "HF_HUB_OFFLINE": "1"}
+    code = "from trailforge.tokenize.local import COMPILED; assert not COMPILED"
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "trailforge", "build", "--out", str(tmp_path), "--workers", "2"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    compiled = default_build.path
+    pure = tmp_path / compiled.parent.name / compiled.name
+    files = sorted(p.relative_to(compiled) for p in compiled.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(pure) for p in pure.rglob("*") if p.is_file())
+    for name in files:
+        if name.name == "manifest.json":
+            a, b = (json.loads((root / name).read_text()) for root in (compiled, pure))
+            assert {k: v for k, v in a.items() if k not in RUN_FIELDS} == {
+                k: v for k, v in b.items() if k not in RUN_FIELDS
+            }
+        else:
+            assert (compiled / name).read_bytes() == (pure / name).read_bytes(), name

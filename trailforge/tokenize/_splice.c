@@ -1,0 +1,152 @@
+/* The compiled inner loop of local re-encoding on UTF-8 bytes (tiktoken's offset unit).
+ *
+ * `splice_bytes` does what `local.splice` does for bytes, with the same results: the edit window
+ * between two safe cuts, one call of the backend's window encoder, two bisections of the parent's
+ * token starts, and the spliced id list. `local.py` is the reference and the fallback; the tests
+ * compare the two on random edits and build the default recipe both ways, byte for byte.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+static int is_letter(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* text[i] is a space between two ASCII letters (the caller keeps 1 <= i < n - 1). */
+static int is_cut(const unsigned char *text, Py_ssize_t i) {
+    return text[i] == ' ' && is_letter(text[i - 1]) && is_letter(text[i + 1]);
+}
+
+/* The last safe cut s with 1 <= s < end - 1 (0 if none): local._cut_before. */
+static Py_ssize_t cut_before(const unsigned char *text, Py_ssize_t end) {
+    for (Py_ssize_t s = end - 2; s >= 1; s--) {
+        if (is_cut(text, s)) return s;
+    }
+    return 0;
+}
+
+/* The first safe cut e with start < e < n - 1 (n if none): local._cut_after. */
+static Py_ssize_t cut_after(const unsigned char *text, Py_ssize_t n, Py_ssize_t start) {
+    for (Py_ssize_t e = start + 1; e < n - 1; e++) {
+        if (is_cut(text, e)) return e;
+    }
+    return n;
+}
+
+/* Leftmost index in `starts` (a sorted list of ints) whose value is >= x: bisect.bisect_left. */
+static Py_ssize_t bisect_left(PyObject *starts, Py_ssize_t x) {
+    Py_ssize_t lo = 0, hi = PyList_GET_SIZE(starts);
+    while (lo < hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        Py_ssize_t value = PyLong_AsSsize_t(PyList_GET_ITEM(starts, mid));
+        if (value == -1 && PyErr_Occurred()) return -1;
+        if (value < x) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* parent[:i] + window + parent[j:] as a new list. */
+static PyObject *joined(PyObject *parent, Py_ssize_t i, PyObject *window, Py_ssize_t j) {
+    Py_ssize_t n_parent = PyList_GET_SIZE(parent), n_window = PyList_GET_SIZE(window);
+    PyObject *ids = PyList_New(i + n_window + (n_parent - j));
+    if (ids == NULL) return NULL;
+    Py_ssize_t k = 0;
+    for (Py_ssize_t a = 0; a < i; a++, k++) {
+        PyObject *item = PyList_GET_ITEM(parent, a);
+        Py_INCREF(item);
+        PyList_SET_ITEM(ids, k, item);
+    }
+    for (Py_ssize_t a = 0; a < n_window; a++, k++) {
+        PyObject *item = PyList_GET_ITEM(window, a);
+        Py_INCREF(item);
+        PyList_SET_ITEM(ids, k, item);
+    }
+    for (Py_ssize_t a = j; a < n_parent; a++, k++) {
+        PyObject *item = PyList_GET_ITEM(parent, a);
+        Py_INCREF(item);
+        PyList_SET_ITEM(ids, k, item);
+    }
+    return ids;
+}
+
+PyDoc_STRVAR(splice_bytes_doc,
+"splice_bytes(old, new, parent_ids, parent_starts, encode_window)\n"
+"-> (ids, old_span, window_ids, window_starts, start, i, j, shift)\n\n"
+"The compiled body of `local.splice` for bytes: `ids` is new's encoding, `old_span` the parent's\n"
+"ids it replaces (parent_ids[i:j]), `window_ids` and `window_starts` what `encode_window`\n"
+"returned for new[start:end], `shift` the change in length.");
+
+static PyObject *splice_bytes(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "splice_bytes takes 5 arguments");
+        return NULL;
+    }
+    PyObject *old = args[0], *new = args[1], *parent_ids = args[2], *starts = args[3];
+    PyObject *encode_window = args[4];
+    if (!PyBytes_Check(old) || !PyBytes_Check(new) || !PyList_Check(parent_ids) ||
+        !PyList_Check(starts)) {
+        PyErr_SetString(PyExc_TypeError, "splice_bytes(bytes, bytes, list, list, callable)");
+        return NULL;
+    }
+    const unsigned char *a = (const unsigned char *)PyBytes_AS_STRING(old);
+    const unsigned char *b = (const unsigned char *)PyBytes_AS_STRING(new);
+    Py_ssize_t n_old = PyBytes_GET_SIZE(old), n_new = PyBytes_GET_SIZE(new);
+    Py_ssize_t shortest = n_old < n_new ? n_old : n_new;
+    Py_ssize_t prefix = 0;
+    while (prefix < shortest && a[prefix] == b[prefix]) prefix++;
+    Py_ssize_t limit = shortest - prefix, suffix = 0;
+    while (suffix < limit && a[n_old - 1 - suffix] == b[n_new - 1 - suffix]) suffix++;
+    Py_ssize_t start = cut_before(a, prefix);
+    Py_ssize_t end = cut_after(b, n_new, n_new - suffix);
+    Py_ssize_t shift = n_new - n_old;
+
+    PyObject *window = PyBytes_FromStringAndSize((const char *)b + start, end - start);
+    if (window == NULL) return NULL;
+    PyObject *encoded = PyObject_CallOneArg(encode_window, window);
+    Py_DECREF(window);
+    if (encoded == NULL) return NULL;
+    PyObject *window_ids = NULL, *window_starts = NULL;
+    if (!PyTuple_Check(encoded) || PyTuple_GET_SIZE(encoded) != 2 ||
+        !PyList_Check(window_ids = PyTuple_GET_ITEM(encoded, 0))) {
+        Py_DECREF(encoded);
+        PyErr_SetString(PyExc_TypeError, "encode_window must return (list of ids, starts)");
+        return NULL;
+    }
+    window_starts = PyTuple_GET_ITEM(encoded, 1);
+    Py_ssize_t i = bisect_left(starts, start);
+    Py_ssize_t j = i < 0 ? -1 : bisect_left(starts, end - shift);
+    if (j < 0) {
+        Py_DECREF(encoded);
+        return NULL;
+    }
+    if (j < i || j > PyList_GET_SIZE(parent_ids)) {
+        Py_DECREF(encoded);
+        PyErr_SetString(PyExc_ValueError, "parent_starts does not match parent_ids");
+        return NULL;
+    }
+    PyObject *ids = joined(parent_ids, i, window_ids, j);
+    PyObject *old_span = ids == NULL ? NULL : PyList_GetSlice(parent_ids, i, j);
+    if (old_span == NULL) {
+        Py_XDECREF(ids);
+        Py_DECREF(encoded);
+        return NULL;
+    }
+    PyObject *result = Py_BuildValue("(NNOOnnnn)", ids, old_span, window_ids, window_starts,
+                                     start, i, j, shift);
+    Py_DECREF(encoded);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"splice_bytes", (PyCFunction)(void (*)(void))splice_bytes, METH_FASTCALL, splice_bytes_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_splice",
+    "The compiled inner loop of local re-encoding (see trailforge/tokenize/local.py).", -1,
+    methods,
+};
+
+PyMODINIT_FUNC PyInit__splice(void) { return PyModule_Create(&module); }
