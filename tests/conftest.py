@@ -37,9 +37,20 @@ MINI = ROOT / "tests" / "fixtures" / "mini"
 
 
 def _require(reason: str) -> None:
+    """Skip the test for a missing optional file or package (fail when TRAILFORGE_REQUIRE_ALL=1)."""
     if os.environ.get("TRAILFORGE_REQUIRE_ALL") == "1":
         pytest.fail(f"required for this run: {reason}")
     pytest.skip(reason)
+
+
+def variant_bound(recipe, op: str) -> int:
+    """The recipe's bound on a variant made by mutator `op`: `max_token_distance` for an edit that
+    preserves meaning, `max_flip_distance` for one that changes what follows."""
+    from trailforge.mutate import MUTATORS
+
+    if MUTATORS.lookup(op).meaning_preserving:
+        return recipe.max_token_distance
+    return recipe.max_flip_distance
 
 
 def wordpiece_json() -> Path | None:

@@ -17,7 +17,7 @@ from trailforge.recipe import load_recipe
 from trailforge.tokenize import load_tokenizer
 from trailforge.write import sha256_file
 
-from .conftest import MINI
+from .conftest import MINI, variant_bound
 
 
 def shard_bytes(version: Path) -> dict[str, bytes]:
@@ -34,13 +34,8 @@ def test_layout_and_all_stages(mini_build):
     assert {"train-00000-of-00001.parquet", "ood-00000-of-00001.parquet"} <= names
     rows = read_table(mini_build).to_pylist()
     assert {r["stage"] for r in rows} == {1, 2, 3, 4, 5}
-    assert {r["mutation"]["op"] for r in rows if r["mutation"]} == {
-        "anchor",
-        "synonym",
-        "connective",
-        "filler",
-        "flip",
-    }
+    recipe = load_recipe(MINI / "trailforge.yaml")
+    assert {r["mutation"]["op"] for r in rows if r["mutation"]} == set(recipe.mutators)
     assert all(r["text"] == r["prompt"] + r["completion"] for r in rows)
     assert {r["split"] for r in rows if r["role"] == "critic"} == {"ood"}
 
@@ -85,7 +80,8 @@ def test_loads_with_datasets_offline(mini_build, monkeypatch):
 
 def test_every_row_is_within_the_bound_when_retokenized(mini_build):
     rows = {r["id"]: r for r in read_table(mini_build).to_pylist()}
-    toks = [load_tokenizer(n) for n in ("o200k_base", "cl100k_base")]
+    recipe = load_recipe(MINI / "trailforge.yaml")
+    toks = [load_tokenizer(n) for n in recipe.tokenizers]
     checked = 0
     for row in rows.values():
         if row["parent_id"] is None:
@@ -95,8 +91,7 @@ def test_every_row_is_within_the_bound_when_retokenized(mini_build):
         assert parent["family_id"] == row["family_id"] and parent["split"] == row["split"]
         for tok in toks:
             a, b = tok.encode_batch([parent["text"], row["text"]])
-            bound = 3 if row["mutation"]["op"] == "flip" else 2  # the recipe's two bounds
-            assert 1 <= token_distance(a, b) <= bound
+            assert 1 <= token_distance(a, b) <= variant_bound(recipe, row["mutation"]["op"])
             assert token_distance(a, b) == row["token_distance"][tok.label]
             checked += 1
     assert checked > 200

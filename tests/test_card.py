@@ -14,16 +14,7 @@ from huggingface_hub import DatasetCard
 
 from trailforge.card import size_category
 from trailforge.cli import main
-
-CONFIGS = (
-    "trails",
-    "text",
-    "messages",
-    "prompt_completion",
-    "preference",
-    "preference_messages",
-    "negatives",
-)
+from trailforge.configs import CONFIGS
 
 
 @pytest.fixture

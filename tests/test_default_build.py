@@ -6,7 +6,12 @@ import json
 
 from trailforge.dataset import read_table
 from trailforge.distance import token_distance
+from trailforge.recipe import load_recipe
 from trailforge.tokenize import load_tokenizer
+
+from .conftest import ROOT, variant_bound
+
+RECIPE = ROOT / "trailforge.yaml"
 
 
 def test_size_and_coverage(default_build):
@@ -16,7 +21,8 @@ def test_size_and_coverage(default_build):
     assert (
         len(stats["by_domain"]) >= 12 and len(stats["by_role"]) >= 6 and len(stats["by_view"]) >= 4
     )
-    assert set(stats["by_op"]) == {"base", "anchor", "synonym", "connective", "filler", "flip"}
+    # every mutator of the recipe keeps some variants
+    assert set(stats["by_op"]) == {"base", *load_recipe(RECIPE).mutators}
     assert stats["distinct_base_trails"] == stats["families"]  # no two base trails are identical
     assert {"train", "validation", "test"} <= set(default_build.by_split)
     synonym = stats["mutations"]["synonym"]
@@ -36,11 +42,8 @@ def test_flips_at_every_stage_and_every_domain_in_every_split(default_build):
 
 def test_the_default_build_passes_lint(default_build):
     from trailforge.lint import lint
-    from trailforge.recipe import load_recipe
 
-    from .conftest import ROOT
-
-    findings = lint(load_recipe(ROOT / "trailforge.yaml"), default_build.path)
+    findings = lint(load_recipe(RECIPE), default_build.path)
     assert not findings, "\n".join(map(str, findings[:20]))
 
 
@@ -50,6 +53,7 @@ def test_no_row_outside_the_bound_under_any_target_tokenizer(default_build):
     text_of = {r["id"]: r["text"] for r in rows}
     variants = [r for r in rows if r["parent_id"] is not None]
     manifest = json.loads((default_build.path / "manifest.json").read_text())
+    recipe = load_recipe(RECIPE)
     for entry in manifest["tokenizers"]:
         tok = load_tokenizer(entry["spec"])
         assert tok.fingerprint == entry["fingerprint"]
@@ -57,8 +61,7 @@ def test_no_row_outside_the_bound_under_any_target_tokenizer(default_build):
         children = tok.encode_batch([r["text"] for r in variants])
         for row, a, b in zip(variants, parents, children):
             d = token_distance(a, b)
-            # max_flip_distance, max_token_distance
-            bound = 3 if row["mutation"]["op"] == "flip" else 2
+            bound = variant_bound(recipe, row["mutation"]["op"])
             assert 1 <= d <= bound and d == row["token_distance"][tok.label], row["id"]
 
 

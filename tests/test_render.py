@@ -186,30 +186,25 @@ def test_missing_role_lists_available(templates):
 
 
 def test_fast_path_matches_jinja_and_falls_back_for_transforming_views(templates):
-    renderer = Renderer(templates, {"physics": "Physics"})
+    others = tuple(s._replace(text=f"another {s.text}") for s in STEPS)  # the same layout
+    titles = {"physics": "Physics"}
+    renderer = Renderer(templates, titles)
+    jinja = Renderer(templates, titles, skeletons=False)
     for view in ("prose", "steps", "qa", "keyvalue"):
-        fast = renderer.render(spec(view=view), STEPS)
-        slow = Renderer(templates, {"physics": "Physics"})
-        slow._skeletons = _NoCache()
-        expected = slow.render(spec(view=view), STEPS)
-        assert (fast.text, fast.prompt) == (expected.text, expected.prompt)
+        for steps in (STEPS, others):
+            fast = renderer.render(spec(view=view), steps)
+            expected = jinja.render(spec(view=view), steps)
+            assert (fast.text, fast.prompt) == (expected.text, expected.prompt)
     (templates / "views" / "prose.j2").write_text(
         "{{ intro }}{% for s in steps %} {{ s.connective }} {{ s.text|capitalize }}.{% endfor %}"
     )
-    shouting = Renderer(templates, {"physics": "Physics"})
+    shouting = Renderer(templates, titles)
     trail = shouting.render(spec(), STEPS)
     assert "Then The rod expands." in trail.text  # Jinja's output, not a stale skeleton
-    assert all(v is None for v in shouting._skeletons.values())
-
-
-class _NoCache(dict):
-    """A skeleton cache that never holds anything: every render goes through Jinja."""
-
-    def __contains__(self, key):
-        return True
-
-    def __getitem__(self, key):
-        return None
+    again = shouting.render(spec(), others)
+    assert "Then Another the rod expands." in again.text
+    expected = Renderer(templates, titles, skeletons=False).render(spec(), others)
+    assert (again.text, again.prompt) == (expected.text, expected.prompt)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from trailforge.factory import build_version
 from trailforge.recipe import load_recipe
 from trailforge.tokenize import load_tokenizer
 
-from .conftest import MINI
+from .conftest import MINI, variant_bound
 from .tokenizer_files import byte_level_bpe, sentencepiece_bpe
 
 
@@ -36,8 +36,7 @@ def test_builds_hold_the_bound_under_users_tokenizers(tmp_path, make, vocab):
         assert variants, "a small vocabulary must still yield some variants"
     for row in variants:
         a, b = tok.encode_batch([rows[row["parent_id"]]["text"], row["text"]])
-        bound = 3 if row["mutation"]["op"] == "flip" else 2  # max_flip_distance, max_token_distance
-        assert 1 <= token_distance(a, b) <= bound
+        assert 1 <= token_distance(a, b) <= variant_bound(recipe, row["mutation"]["op"])
         assert row["token_distance"] == {"mine": token_distance(a, b)}
     mutations = result.stats["mutations"]
     assert sum(m["proposed"] for m in mutations.values()) > len(variants)  # searched, rejected

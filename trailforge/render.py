@@ -133,9 +133,12 @@ def _template_location(exc: BaseException) -> tuple[str | None, int | None]:
 
 
 class Renderer:
-    """Compiles templates once and renders trails; one per process."""
+    """Compiles templates once and renders trails; one per process. `skeletons=False` renders
+    every trail through Jinja, never by a view's skeleton (the output is the same)."""
 
-    def __init__(self, template_dir: Path, domain_titles: dict[str, str]) -> None:
+    def __init__(
+        self, template_dir: Path, domain_titles: dict[str, str], skeletons: bool = True
+    ) -> None:
         if not template_dir.is_dir():
             raise TemplateError(
                 "template folder not found",
@@ -144,6 +147,7 @@ class Renderer:
             )
         self.template_dir = template_dir
         self.domain_titles = domain_titles
+        self.skeletons = skeletons
         self.env = SandboxedEnvironment(
             loader=jinja2.FileSystemLoader(str(template_dir)),
             undefined=jinja2.StrictUndefined,
@@ -381,7 +385,8 @@ class Renderer:
         Views that only place step strings are rendered once per layout into a skeleton and then
         filled by substitution, which gives the same text as Jinja (checked) many times faster.
         """
-        skeleton = None if _uses_placeholders(steps) else self._skeleton(spec, steps)
+        fast = self.skeletons and not _uses_placeholders(steps)
+        skeleton = self._skeleton(spec, steps) if fast else None
         if skeleton is not None:
             raw, cut = skeleton.fill(steps)
             lead = len(raw) - len(raw.lstrip())
