@@ -31,6 +31,7 @@ from .seeding import version_fingerprint
 from .shard import KEY, ShardJob, ShardResult, finished_shard, merged_stats, part_path
 from .tokenize import resolve_kind
 from .write import (
+    BackgroundRuns,
     copy_tokenizer,
     merge_parts,
     package_versions,
@@ -93,29 +94,42 @@ def _shard_results(
     engine: str,
     address: str | None,
     on_progress: Callable[[int, int], None] | None,
+    runs: BackgroundRuns,
 ) -> tuple[list[ShardResult], int]:
-    """Every shard's summary, reusing intact finished shards when resuming; and how many were."""
+    """Every shard's summary, reusing intact finished shards when resuming; and how many were.
+    Each shard's parts go to `runs` as it finishes."""
     done: dict[int, ShardResult] = {}
+
+    def finished(result: ShardResult) -> None:
+        done[result.index] = result
+        for config, splits in result.counts.items():
+            for split in splits:
+                runs.add(config, split, part_path(parts_dir, config, split, result.index))
+        if on_progress:
+            on_progress(result.families, result.rows)
+
     if resume:
         for job in jobs:
             found = finished_shard(parts_dir, job)
             if found is not None:
-                done[job.index] = found
-                if on_progress:
-                    on_progress(found.families, found.rows)
+                finished(found)
     todo = [job for job in jobs if job.index not in done]
     for result in get_engine(engine)(inputs, todo, workers, address=address):
-        done[result.index] = result
-        if on_progress:
-            on_progress(result.families, result.rows)
+        finished(result)
     return [done[job.index] for job in jobs], len(jobs) - len(todo)
 
 
 def _merge(
-    temp: Path, parts_dir: Path, recipe: Recipe, labels: list[str], results: list[ShardResult]
+    temp: Path,
+    parts_dir: Path,
+    recipe: Recipe,
+    labels: list[str],
+    results: list[ShardResult],
+    runs: BackgroundRuns,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, int]]]:
-    """The final shards of every config and split, merged from the parts in key order: one merge
-    of `trails` feeds every row-wise config; the other configs merge their own parts."""
+    """The final shards of every config and split, merged from the parts (and the runs merged
+    from them during the build) in key order: one merge of `trails` feeds every row-wise config;
+    the other configs merge their own parts."""
     totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for result in results:
         for config, splits in result.counts.items():
@@ -134,13 +148,8 @@ def _merge(
     split_order = [*recipe.splits, "ood"]
     for source, sinks in merges:
         for split in [s for s in split_order if totals.get(source, {}).get(s)]:
-            parts = [
-                part_path(parts_dir, source, split, r.index)
-                for r in results
-                if r.counts.get(source, {}).get(split)
-            ]
             for config, path, n in merge_parts(
-                parts,
+                runs.parts(source, split),
                 temp,
                 split,
                 totals[source][split],
@@ -254,18 +263,20 @@ def build_version(
         phase("building shards")
         if on_start:
             on_start(len(items), len(jobs))
-        results, resumed = _shard_results(
-            inputs,
-            jobs,
-            parts_dir,
-            resume,
-            workers or os.cpu_count() or 1,
-            engine,
-            address,
-            on_progress,
-        )
-        phase("merging")
-        files, sizes = _merge(temp, parts_dir, recipe, labels, results)
+        with BackgroundRuns(KEY, parts_dir / "runs") as runs:
+            results, resumed = _shard_results(
+                inputs,
+                jobs,
+                parts_dir,
+                resume,
+                workers or os.cpu_count() or 1,
+                engine,
+                address,
+                on_progress,
+                runs,
+            )
+            phase("merging")
+            files, sizes = _merge(temp, parts_dir, recipe, labels, results, runs)
         phase("writing metadata")
         shutil.rmtree(parts_dir)
         by_split = sizes.get("trails", {})

@@ -13,6 +13,8 @@ import json
 import math
 import os
 import shutil
+from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from importlib import metadata
 from pathlib import Path
@@ -282,23 +284,70 @@ def _ordered(parts: Sequence[Path], key: str, size: int) -> Iterator[pa.Table]:
         yield pa.Table.from_batches(pieces).combine_chunks()
 
 
+def merge_run(parts: Sequence[Path], key: str, run: Path) -> Path:
+    """Merge sorted parts (at most FAN_IN) into one longer sorted part file, `run`."""
+    with pa.OSFile(str(parts[0])) as source:
+        schema = ipc.open_file(source).schema
+    run.parent.mkdir(parents=True, exist_ok=True)
+    write_part(_ordered(parts, key, MERGE_BATCH * 8), schema, run)
+    return run
+
+
 def _runs(parts: list[Path], key: str, workdir: Path) -> list[Path]:
     """Merge groups of FAN_IN parts into longer sorted runs until at most FAN_IN remain, so the
     final merge never holds more than FAN_IN readers, whatever the number of shards."""
     level = 0
     while len(parts) > FAN_IN:
-        runs = []
-        for group, start in enumerate(range(0, len(parts), FAN_IN)):
-            run = workdir / f"run-{level}-{group:05d}{PART_SUFFIX}"
-            with pa.OSFile(str(parts[start])) as source:
-                schema = ipc.open_file(source).schema
-            write_part(_ordered(parts[start : start + FAN_IN], key, MERGE_BATCH * 8), schema, run)
-            runs.append(run)
+        runs = [
+            merge_run(
+                parts[start : start + FAN_IN],
+                key,
+                workdir / f"run-{level}-{group:05d}{PART_SUFFIX}",
+            )
+            for group, start in enumerate(range(0, len(parts), FAN_IN))
+        ]
         if level:
             for old in parts:
                 old.unlink()
         parts, level = runs, level + 1
     return parts
+
+
+class BackgroundRuns:
+    """Runs merged while the build goes on: each time FAN_IN finished parts of one source and
+    split have arrived, one background thread merges them into a run, so the merge after the last
+    shard reads few files instead of first merging every part once more.
+
+    Blocks of different parts never share a key, so how parts are grouped into runs (the order in
+    which shards finish) cannot change the merged order. Use as a context manager: leaving it
+    waits for a running merge and drops the queued ones (on an interrupt, parts stay for
+    --resume)."""
+
+    def __init__(self, key: str, workdir: Path) -> None:
+        self._key = key
+        self._workdir = workdir
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trailforge-merge")
+        self._waiting: dict[tuple[str, str], list[Path]] = defaultdict(list)
+        self._runs: dict[tuple[str, str], list[Future[Path]]] = defaultdict(list)
+
+    def __enter__(self) -> "BackgroundRuns":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def add(self, source: str, split: str, part: Path) -> None:
+        waiting, runs = self._waiting[source, split], self._runs[source, split]
+        waiting.append(part)
+        if len(waiting) == FAN_IN:
+            run = self._workdir / source / split / f"run-early-{len(runs):05d}{PART_SUFFIX}"
+            runs.append(self._pool.submit(merge_run, list(waiting), self._key, run))
+            waiting.clear()
+
+    def parts(self, source: str, split: str) -> list[Path]:
+        """The runs of `source` and `split` (once merged) and the parts not in any run."""
+        runs = [future.result() for future in self._runs.get((source, split), [])]
+        return runs + self._waiting.get((source, split), [])
 
 
 Projection = Callable[[pa.Table], pa.Table]
