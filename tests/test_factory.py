@@ -1,4 +1,5 @@
-"""End-to-end builds of the mini recipe: files, determinism, loading, provenance, refusals."""
+"""factory.build_version end to end on the mini recipe: files, determinism, loading, provenance,
+refusals."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from trailforge.recipe import load_recipe
 from trailforge.tokenize import load_tokenizer
 from trailforge.write import sha256_file
 
-from .conftest import MINI, variant_bound
+from .conftest import MINI, ROOT, variant_bound
 
 
 def shard_bytes(version: Path) -> dict[str, bytes]:
@@ -237,15 +238,14 @@ def test_more_parts_than_the_merge_reads_at_once_give_the_same_bytes(tmp_path):
     from trailforge.recipe import load_recipe
     from trailforge.write import FAN_IN
 
-    root = Path(__file__).resolve().parent.parent
     families = FAN_IN * 2 + 10
     many = build_version(
-        load_recipe(root / "trailforge.yaml", output=str(tmp_path / "many"), limit=families),
+        load_recipe(ROOT / "trailforge.yaml", output=str(tmp_path / "many"), limit=families),
         workers=2,
         shard_size=1,
     ).path
     few = build_version(
-        load_recipe(root / "trailforge.yaml", output=str(tmp_path / "few"), limit=families),
+        load_recipe(ROOT / "trailforge.yaml", output=str(tmp_path / "few"), limit=families),
         workers=2,
     ).path
     assert not list(many.parent.glob(".tmp-*"))  # the runs' work folder went with the parts
@@ -253,16 +253,3 @@ def test_more_parts_than_the_merge_reads_at_once_give_the_same_bytes(tmp_path):
     assert names == sorted(p.relative_to(many) for p in (many / "data").rglob("*.parquet"))
     for name in names:
         assert (many / name).read_bytes() == (few / name).read_bytes(), name
-
-
-def test_shard_jobs_and_results_round_trip_through_json(mini_copy):
-    from trailforge.inputs import load_inputs
-    from trailforge.plan import plan
-    from trailforge.recipe import load_recipe
-    from trailforge.shard import ShardJob, ShardResult, run_shard
-
-    inputs = load_inputs(load_recipe(mini_copy / "trailforge.yaml"))
-    job = ShardJob(0, tuple(plan(inputs)[:3]), str(mini_copy / "parts"))
-    assert ShardJob.from_json(job.to_json()) == job
-    result = run_shard(inputs, job)
-    assert ShardResult.from_json(result.to_json()) == result and result.families == 3

@@ -1,0 +1,16 @@
+"""shard.py: one shard's job and result, and their JSON forms (what engines pass around)."""
+
+from __future__ import annotations
+
+from trailforge.inputs import load_inputs
+from trailforge.plan import plan
+from trailforge.recipe import load_recipe
+from trailforge.shard import ShardJob, ShardResult, run_shard
+
+
+def test_shard_jobs_and_results_round_trip_through_json(mini_copy):
+    inputs = load_inputs(load_recipe(mini_copy / "trailforge.yaml"))
+    job = ShardJob(0, tuple(plan(inputs)[:3]), str(mini_copy / "parts"))
+    assert ShardJob.from_json(job.to_json()) == job
+    result = run_shard(inputs, job)
+    assert ShardResult.from_json(result.to_json()) == result and result.families == 3
