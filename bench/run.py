@@ -3,10 +3,13 @@
     python bench/run.py                 # ~1M rows (default recipe scaled up); several minutes
     python bench/run.py --scale small   # ~50k rows, for a quick look
 
-Writes bench/results.json (top-level `build_over_lower_bound`, lower is better, and
-`speedup_vs_nlpaug`, higher is better) and prints a table. Every measurement runs in a fresh
-subprocess so peak RSS is per run. Timings are wall-clock on whatever else the machine is doing:
-compare runs from the same machine only.
+Writes bench/results.json (top-level `build_over_lower_bound`, lower is better;
+`speedup_vs_nlpaug` and `speedup_vs_nlpaug_filtered`, higher is better) and prints a table; every
+figure is described in docs/performance.md. Every measurement runs in a fresh subprocess so peak
+RSS is per run. Timings are wall-clock on whatever else the machine is doing: compare runs from
+the same machine only. Peers (nlpaug: `pip install -e '.[bench]'`; reasoning-gym) and the eval
+(torch) are optional: a missing one leaves its section and the figures that need it null, with a
+note saying why.
 """
 
 from __future__ import annotations
@@ -29,10 +32,21 @@ SCALES = {
 }
 #: World frames the worlds recipe (recipes/worlds.yaml) is built with at each scale.
 WORLD_FRAMES = {"full": 100_000, "small": 5_000}
+#: Augmentations drawn from nlpaug per configuration for the filtered peer figure.
+NLPAUG_ATTEMPTS = {"full": 20_000, "small": 4_000}
+#: Families `trailforge eval` samples (on the 1/4-row build) at each scale.
+EVAL_SAMPLE = {"full": 200, "small": 40}
 
 
-def run_python(code: str) -> dict:
-    """Run `code` in a fresh interpreter; it prints one JSON line; add its peak RSS (MB)."""
+class Missing(Exception):
+    """An optional peer (or torch for the eval) is not installed, or its run failed."""
+
+
+def run_python(code: str, optional: bool = False) -> dict:
+    """Run `code` in a fresh interpreter; it prints one JSON line; add its peak RSS (MB).
+
+    With `optional`, a run that sets `result["missing"]` (an import failed) or that fails raises
+    Missing with the reason, instead of stopping the benchmark."""
     wrapper = textwrap.dedent("""
         import json, resource, sys
         result = {}
@@ -47,10 +61,35 @@ def run_python(code: str) -> dict:
         input=code,
         capture_output=True,
         text=True,
-        check=True,
+        check=not optional,
         cwd=ROOT,
     )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    if done.returncode:
+        lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
+        raise Missing(f"failed: {lines[-1]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if optional and "missing" in result:
+        raise Missing(result["missing"])
+    return result
+
+
+def optional_section(name: str, measure, notes: dict[str, str]) -> dict | None:
+    """`measure()`, or None with a note under `name` when its peer is missing or failed."""
+    try:
+        return measure()
+    except Missing as why:
+        notes[name] = str(why)
+        print(f"  {name}: {why}", file=sys.stderr)
+        return None
+
+
+def rounded(section: dict | None) -> dict | None:
+    if section is None:
+        return None
+    return {
+        k: rounded(v) if isinstance(v, dict) else round(v, 3) if isinstance(v, float) else v
+        for k, v in section.items()
+    }
 
 
 def build(out: str, overrides: dict, workers: int, limit: int | None = None) -> dict:
@@ -122,15 +161,20 @@ result.update(seconds=encode + write, encode_seconds=encode, write_seconds=write
 """)
 
 
-def nlpaug_rate(path: str, variants: int) -> dict | None:
-    """nlpaug RandomWordAug producing variants of the same base texts (sampled if many)."""
-    return run_python(f"""
+NLPAUG_HINT = "nlpaug is not installed (pip install -e '.[bench]')"
+
+
+def nlpaug_rate(path: str, variants: int) -> dict:
+    """nlpaug RandomWordAug producing variants of the same base texts (sampled if many), with no
+    token check: the raw rate."""
+    return run_python(
+        f"""
 import time
 try:
     import nlpaug.augmenter.word as naw
 except ImportError:
-    naw = None
-if naw is not None:
+    result["missing"] = {NLPAUG_HINT!r}
+else:
     from pathlib import Path
     from trailforge.dataset import read_table
     table = read_table(Path({path!r}))
@@ -143,22 +187,173 @@ if naw is not None:
         aug.augment(bases[i % len(bases)])
     seconds = time.perf_counter() - start
     result.update(variants=n, seconds=seconds, variants_per_s=n / seconds)
-""")
+""",
+        optional=True,
+    )
 
 
-def reasoning_gym_rate() -> dict | None:
-    return run_python("""
+def nlpaug_filtered(path: str, attempts: int, per_parent: int) -> dict:
+    """nlpaug's cheap offline word augmenters, then the filter a user needs for the same promise:
+    re-encode parent and augmentation with the build's target tokenizers and keep an
+    augmentation only if 1 <= token distance <= the bound under every tokenizer (and it is not a
+    repeat of one already kept for that parent). Two configurations: nlpaug's defaults (30% of
+    the words, 1 to 10; its tokenizer rejoins punctuation and newlines with spaces) and
+    `one_word`, tuned as a user aiming at a 2-token bound would: one word per augmentation,
+    split and joined on single spaces. `best` is the one with more kept variants/s."""
+    return run_python(
+        f"""
+import json, random, time
+try:
+    import nlpaug.augmenter.word as naw
+except ImportError:
+    result["missing"] = {NLPAUG_HINT!r}
+else:
+    from pathlib import Path
+    import numpy as np
+    from trailforge.dataset import read_table
+    from trailforge.distance import token_distance
+    from trailforge.tokenize import load_tokenizer
+    table = read_table(Path({path!r}))
+    bases = [t for t, p in zip(table.column("text").to_pylist(),
+                               table.column("parent_id").to_pylist()) if p is None]
+    manifest = json.loads((Path({path!r}) / "manifest.json").read_text())
+    bound = manifest["recipe"]["max_token_distance"]
+    toks = [load_tokenizer(t["spec"]) for t in manifest["tokenizers"]]
+    attempts, per_parent = {attempts}, {per_parent}
+    parents = [bases[i % len(bases)] for i in range(-(-attempts // per_parent))]
+
+    def augmenters(**size):
+        # offline only: no WordNet (Synonym/Antonym), no embeddings, no models
+        return {{
+            "random_word_swap": naw.RandomWordAug(action="swap", **size),
+            "random_word_delete": naw.RandomWordAug(action="delete", **size),
+            "random_word_substitute": naw.RandomWordAug(action="substitute", **size),
+            "split": naw.SplitAug(**size),
+            "spelling": naw.SpellingAug(**size),  # nlpaug's shipped misspelling list
+        }}
+
+    # nlpaug as shipped, and tuned for a small bound: one word per augmentation, and words split
+    # and joined on single spaces so the rest of the text (newlines, punctuation) is untouched
+    configs = {{
+        "defaults": augmenters(),
+        "one_word": augmenters(aug_min=1, aug_max=1, tokenizer=lambda s: s.split(" "),
+                               reverse_tokenizer=" ".join),
+    }}
+    report = {{}}
+    for config, augs in configs.items():
+        random.seed(0)
+        np.random.seed(0)
+        names = list(augs)
+        by_aug = {{n: {{"attempts": 0, "within_bound": 0}} for n in names}}
+        texts = []
+        start = time.perf_counter()
+        for i in range(attempts):
+            name = names[i % len(names)]
+            out = augs[name].augment(parents[i // per_parent])
+            texts.append((i // per_parent, name, out[0] if isinstance(out, list) else out))
+        augment = time.perf_counter() - start
+        start = time.perf_counter()
+        parent_ids = [tok.encode_batch(parents) for tok in toks]  # per tokenizer, per parent
+        kept, within, seen = 0, 0, set()
+        for parent, name, text in texts:
+            by_aug[name]["attempts"] += 1
+            ok = all(
+                1 <= token_distance(ids[parent], tok.encode_batch([text])[0], cutoff=bound) <= bound
+                for tok, ids in zip(toks, parent_ids)
+            )
+            if ok:
+                within += 1
+                by_aug[name]["within_bound"] += 1
+                if (parent, text) not in seen:
+                    seen.add((parent, text))
+                    kept += 1
+        filter_seconds = time.perf_counter() - start
+        seconds = augment + filter_seconds
+        report[config] = dict(
+            attempts=attempts, parents=len(parents), augment_seconds=augment,
+            filter_seconds=filter_seconds, seconds=seconds,
+            raw_variants_per_s=attempts / augment, within_bound=within,
+            within_bound_share=within / attempts, kept=kept, kept_variants_per_s=kept / seconds,
+            by_augmenter={{n: dict(v, within_bound_share=v["within_bound"] / v["attempts"])
+                          for n, v in by_aug.items()}},
+        )
+    best = max(report, key=lambda c: report[c]["kept_variants_per_s"])
+    result.update(bound=bound, tokenizers=[t["label"] for t in manifest["tokenizers"]],
+                  per_parent=per_parent, configs=report, best=best,
+                  kept_variants_per_s=report[best]["kept_variants_per_s"])
+""",
+        optional=True,
+    )
+
+
+def eval_rate(path: str, sample: int) -> dict:
+    """`trailforge eval` (trailforge.eval.report.evaluate, as the command runs it) on the `test`
+    split with a tiny randomly initialised GPT-2 built here (no download): (prompt, completion)
+    pairs scored per second, end to end (model load and question building included)."""
+    return run_python(
+        f"""
+import sys, tempfile, time
+from pathlib import Path
+try:
+    import torch
+except ImportError:
+    result["missing"] = "torch is not installed (pip install torch==2.13.0, then -e '.[drift]')"
+else:
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+    from trailforge import lm
+    from trailforge.dataset import read_table
+    from trailforge.eval.report import evaluate
+    sys.path.insert(0, {str(ROOT / "bench")!r})
+    from usefulness import train_tokenizer
+    folder = Path(tempfile.mkdtemp(prefix="bench-eval-")) / "tiny-gpt2"
+    texts = read_table(Path({path!r}), "text").column("text").to_pylist()[:2000]
+    train_tokenizer(texts, 1000, folder)
+    fast = PreTrainedTokenizerFast.from_pretrained(folder)
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=len(fast), n_positions=1024, n_embd=32, n_layer=2, n_head=2)
+    GPT2LMHeadModel(config).save_pretrained(folder)
+    scored = {{"pairs": 0, "seconds": 0.0}}
+    logps = lm.CausalScorer._logps
+
+    def counted(self, prompts, completions):
+        start = time.perf_counter()
+        out = logps(self, prompts, completions)
+        scored["seconds"] += time.perf_counter() - start
+        scored["pairs"] += len(prompts)
+        return out
+
+    lm.CausalScorer._logps = counted
+    start = time.perf_counter()
+    report = evaluate(Path({path!r}), str(folder), split="test", sample={sample},
+                      out=folder.parent / "eval.json", device="cpu")
+    seconds = time.perf_counter() - start
+    result.update(model="tiny GPT-2 (2 layers, n_embd 32, random weights, 1000-token BPE)",
+                  split="test", families=report.report["families"], pairs=scored["pairs"],
+                  seconds=seconds, score_seconds=scored["seconds"],
+                  pairs_per_s=scored["pairs"] / seconds,
+                  score_pairs_per_s=scored["pairs"] / scored["seconds"],
+                  threads=torch.get_num_threads())
+""",
+        optional=True,
+    )
+
+
+def reasoning_gym_rate() -> dict:
+    return run_python(
+        """
 import time
 try:
     import reasoning_gym
 except ImportError:
-    reasoning_gym = None
-if reasoning_gym is not None:
+    result["missing"] = "reasoning-gym is not installed (pip install reasoning-gym)"
+else:
     start = time.perf_counter()
     items = list(reasoning_gym.create_dataset("propositional_logic", size=2000, seed=1))
     seconds = time.perf_counter() - start
     result.update(items=len(items), seconds=seconds, items_per_s=len(items) / seconds)
-""")
+""",
+        optional=True,
+    )
 
 
 def main() -> None:
@@ -168,6 +363,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
     args = parser.parse_args()
     overrides = SCALES[args.scale]
+    missing: dict[str, str] = {}  # optional section -> why it is null
     with tempfile.TemporaryDirectory(prefix="trailforge-bench-") as tmp:
         builds = []
         for workers in dict.fromkeys(args.workers):
@@ -181,21 +377,37 @@ def main() -> None:
             builds.append(run)
         reference = builds[0]
         families = reference["rows"] - reference["variants"]  # one base row per family
-        memory = []
+        memory, slices = [], {}
         for fraction in (16, 4):  # peak RSS must not grow with the dataset
             print(f"memory at 1/{fraction} of the rows...", file=sys.stderr)
             run = build(tmp, overrides, 1, limit=max(1, families // fraction))
             memory.append({"rows": run["rows"], "peak_rss_mb": run["peak_rss_mb"]})
+            slices[fraction] = run
         one_worker = next((b for b in builds if b["workers"] == 1), None)
         if one_worker:
             memory.append({"rows": one_worker["rows"], "peak_rss_mb": one_worker["peak_rss_mb"]})
         print("lower bound...", file=sys.stderr)
         bound = lower_bound(reference["path"])
         print("peers...", file=sys.stderr)
-        peer = nlpaug_rate(reference["path"], reference["variants"])
-        peer = peer if "variants_per_s" in peer else None  # nlpaug is not installed
-        gym = reasoning_gym_rate()
-        gym = gym if "items_per_s" in gym else None  # reasoning-gym is not installed
+        peer = optional_section(
+            "nlpaug_random_word_aug",
+            lambda: nlpaug_rate(reference["path"], reference["variants"]),
+            missing,
+        )
+        filtered = optional_section(
+            "nlpaug_filtered",
+            lambda: nlpaug_filtered(
+                reference["path"], NLPAUG_ATTEMPTS[args.scale], overrides["variants_per_trail"]
+            ),
+            missing,
+        )
+        gym = optional_section("reasoning_gym_propositional_logic", reasoning_gym_rate, missing)
+        print("eval...", file=sys.stderr)
+        evaluation = optional_section(
+            "eval", lambda: eval_rate(slices[4]["path"], EVAL_SAMPLE[args.scale]), missing
+        )
+        if evaluation:
+            evaluation["build_rows"] = slices[4]["rows"]
         print("worlds...", file=sys.stderr)
         generation = world_generation_rate(min(WORLD_FRAMES[args.scale], 20_000))
         worlds = build_worlds(tmp, WORLD_FRAMES[args.scale], 1)
@@ -204,15 +416,16 @@ def main() -> None:
             generation_share=(worlds["frames"] * 1.05 / generation["frames_per_s"])
             / worlds["seconds"],
         )
-    one = (
-        next(b for b in builds if b["workers"] == 1)
-        if any(b["workers"] == 1 for b in builds)
-        else reference
-    )
+    one = one_worker or reference
     results = {
         "build_over_lower_bound": round(one["seconds"] / bound["seconds"], 3),
         "speedup_vs_nlpaug": round(one["variants_per_s"] / peer["variants_per_s"], 3)
         if peer
+        else None,
+        "speedup_vs_nlpaug_filtered": round(
+            one["variants_per_s"] / filtered["kept_variants_per_s"], 3
+        )
+        if filtered and filtered["kept_variants_per_s"]
         else None,
         "machine": {
             "cpus": os.cpu_count(),
@@ -221,47 +434,65 @@ def main() -> None:
         },
         "scale": args.scale,
         "recipe_overrides": overrides,
-        "builds": [
-            {k: (round(v, 3) if isinstance(v, float) else v) for k, v in b.items() if k != "path"}
-            for b in builds
-        ],
+        "builds": [rounded({k: v for k, v in b.items() if k != "path"}) for b in builds],
         "memory_by_rows": memory,
-        "lower_bound": {k: round(v, 3) if isinstance(v, float) else v for k, v in bound.items()},
-        "nlpaug_random_word_aug": peer,
-        "reasoning_gym_propositional_logic": gym,
+        "lower_bound": rounded(bound),
+        "nlpaug_random_word_aug": rounded(peer),
+        "nlpaug_filtered": rounded(filtered),
+        "reasoning_gym_propositional_logic": rounded(gym),
+        "eval": rounded(evaluation),
         "worlds": {
-            "generation": generation,
-            "build_1_worker": {
-                k: round(v, 3) if isinstance(v, float) else v for k, v in worlds.items()
-            },
+            "generation": rounded(generation),
+            "build_1_worker": rounded(worlds),
             "curated_rows_per_s_1_worker": round(one["rows_per_s"], 1),
         },
-        "notes": "build_over_lower_bound and speedup_vs_nlpaug compare the 1-worker build with "
-        "single-process baselines (same cores).",
+        "notes": "build_over_lower_bound and the speedups compare the 1-worker build with "
+        "single-process baselines (same cores). speedup_vs_nlpaug counts every nlpaug output; "
+        "speedup_vs_nlpaug_filtered counts only the distinct outputs within the token bound "
+        "under every target tokenizer, over the time to augment and check them.",
+        "missing": missing,  # optional sections left null, and why
     }
     args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"{'measure':44} {'value':>14}")
-    for b in builds:
-        print(f"{'build, ' + str(b['workers']) + ' worker(s), rows/s':44} {b['rows_per_s']:>14.0f}")
-        print(f"{'  peak RSS (MB)':44} {b['peak_rss_mb']:>14.0f}")
-    print(f"{'rows':44} {one['rows']:>14}")
-    for entry in memory:
-        print(
-            f"{'peak RSS (MB), 1 worker, ' + str(entry['rows']) + ' rows':44} "
-            f"{entry['peak_rss_mb']:>14.0f}"
-        )
-    print(f"{'lower bound (encode + write), s':44} {bound['seconds']:>14.1f}")
-    print(f"{'build / lower bound (1 worker)':44} {results['build_over_lower_bound']:>14.2f}")
-    if peer:
-        print(f"{'nlpaug RandomWordAug variants/s':44} {peer['variants_per_s']:>14.0f}")
-        print(f"{'trailforge variants/s (1 worker, verified)':44} {one['variants_per_s']:>14.0f}")
-        print(f"{'speedup vs nlpaug':44} {results['speedup_vs_nlpaug']:>14.2f}")
-    if gym:
-        print(f"{'reasoning-gym propositional_logic items/s':44} {gym['items_per_s']:>14.0f}")
-    print(f"{'world frames generated/s':44} {generation['frames_per_s']:>14.0f}")
-    print(f"{'worlds recipe rows/s (1 worker)':44} {worlds['rows_per_s']:>14.0f}")
-    print(f"{'  share of it spent generating':44} {worlds['generation_share']:>14.1%}")
+    print_table(results, builds, one, memory, bound, generation, worlds)
     print(f"wrote {args.out}")
+
+
+def print_table(results, builds, one, memory, bound, generation, worlds) -> None:
+    row = "{:52} {:>14}".format
+    print(row("measure", "value"))
+    for b in builds:
+        print(row(f"build, {b['workers']} worker(s), rows/s", f"{b['rows_per_s']:.0f}"))
+        print(row("  peak RSS (MB)", f"{b['peak_rss_mb']:.0f}"))
+    print(row("rows", one["rows"]))
+    for entry in memory:
+        print(row(f"peak RSS (MB), 1 worker, {entry['rows']} rows", f"{entry['peak_rss_mb']:.0f}"))
+    print(row("lower bound (encode + write), s", f"{bound['seconds']:.1f}"))
+    print(row("build / lower bound (1 worker)", f"{results['build_over_lower_bound']:.2f}"))
+    print(row("trailforge variants/s (1 worker, verified)", f"{one['variants_per_s']:.0f}"))
+    peer, filtered = results["nlpaug_random_word_aug"], results["nlpaug_filtered"]
+    if peer:
+        print(row("nlpaug RandomWordAug variants/s (unchecked)", f"{peer['variants_per_s']:.0f}"))
+        print(row("speedup vs nlpaug", f"{results['speedup_vs_nlpaug']:.2f}"))
+    if filtered:
+        for name, config in filtered["configs"].items():
+            print(row(f"nlpaug {name}: raw variants/s", f"{config['raw_variants_per_s']:.0f}"))
+            print(row("  share within the bound", f"{config['within_bound_share']:.1%}"))
+            print(
+                row("  kept variants/s (augment + filter)", f"{config['kept_variants_per_s']:.0f}")
+            )
+        speedup = results["speedup_vs_nlpaug_filtered"]
+        print(row("speedup vs nlpaug, filtered", f"{speedup:.2f}" if speedup else "n/a"))
+    gym = results["reasoning_gym_propositional_logic"]
+    if gym:
+        print(row("reasoning-gym propositional_logic items/s", f"{gym['items_per_s']:.0f}"))
+    evaluation = results["eval"]
+    if evaluation:
+        print(row("eval pairs/s (tiny GPT-2, CPU)", f"{evaluation['pairs_per_s']:.0f}"))
+    print(row("world frames generated/s", f"{generation['frames_per_s']:.0f}"))
+    print(row("worlds recipe rows/s (1 worker)", f"{worlds['rows_per_s']:.0f}"))
+    print(row("  share of it spent generating", f"{worlds['generation_share']:.1%}"))
+    for name, why in results["missing"].items():
+        print(row(f"{name}", "null"), f"({why})")
 
 
 if __name__ == "__main__":
