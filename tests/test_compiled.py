@@ -10,9 +10,17 @@ import sys
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from trailforge.tokenize import load_tokenizer
-from trailforge.tokenize.local import COMPILED, reference_splice, splice, utf8
+from trailforge.tokenize.local import (
+    COMPILED,
+    reference_splice,
+    reference_token_starts,
+    splice,
+    token_starts,
+    utf8,
+)
 
 from .conftest import ROOT, _require
 from .test_local_encoding import apply, edits, texts
@@ -60,6 +68,14 @@ def test_compiled_splice_equals_the_reference(tiktokens, text, first, second):
         assert _same(again, reference), tok.label
 
 
+@given(
+    ids=st.lists(st.integers(0, 99), max_size=50),
+    lengths=st.lists(st.integers(0, 9), min_size=100, max_size=100),
+)
+def test_compiled_token_starts_equal_the_reference(tiktokens, ids, lengths):
+    assert token_starts(ids, lengths) == reference_token_starts(ids, lengths)
+
+
 def test_compiled_splice_rejects_wrong_arguments(tiktokens):
     from trailforge.tokenize import _splice
 
@@ -67,6 +83,8 @@ def test_compiled_splice_rejects_wrong_arguments(tiktokens):
         _splice.splice_bytes("text", b"text", [], [], len)
     with pytest.raises(TypeError, match="encode_window must return"):
         _splice.splice_bytes(b"a b", b"a c", [1, 2], [0, 1], lambda window: None)
+    with pytest.raises(IndexError, match="token id 7"):
+        _splice.token_starts([7, 0], [1, 2])
 
 
 def test_default_build_is_byte_identical_without_the_compiled_loop(

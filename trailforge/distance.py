@@ -13,7 +13,9 @@ def token_distance(a: Sequence[int], b: Sequence[int], cutoff: int | None = None
     With `cutoff`, any distance above it is reported as `cutoff + 1` (faster on long texts).
     Pass lists, not numpy arrays: rapidfuzz hashes lists several times faster.
     """
-    return Levenshtein.distance(list(a), list(b), score_cutoff=cutoff)
+    a = a if isinstance(a, list) else list(a)  # id lists pass as they are, without a copy
+    b = b if isinstance(b, list) else list(b)
+    return Levenshtein.distance(a, b, score_cutoff=cutoff)
 
 
 def char_distance(a: str, b: str) -> int:

@@ -1,8 +1,8 @@
 /* The compiled inner loop of local re-encoding on UTF-8 bytes (tiktoken's offset unit).
  *
- * `splice_bytes` does what `local.splice` does for bytes, with the same results: the edit window
- * between two safe cuts, one call of the backend's window encoder, two bisections of the parent's
- * token starts, and the spliced id list. `local.py` is the reference and the fallback; the tests
+ * `splice_bytes` does what `local.reference_splice` does for bytes, with the same results: the edit
+ * window between two safe cuts, one call of the backend's window encoder, two bisections of the
+ * parent's token starts, and the spliced id list. `token_starts` turns ids into byte offsets. `local.py` is the reference and the fallback; the tests
  * compare the two on random edits and build the default recipe both ways, byte for byte.
  */
 #define PY_SSIZE_T_CLEAN
@@ -138,8 +138,44 @@ static PyObject *splice_bytes(PyObject *module, PyObject *const *args, Py_ssize_
     return result;
 }
 
+PyDoc_STRVAR(token_starts_doc,
+"token_starts(ids, lengths) -> list\n\n"
+"Where each token of `ids` starts, given each id's length (`lengths[id]`): 0, then the running\n"
+"sum of the lengths of all ids but the last (`local.reference_token_starts`).");
+
+static PyObject *token_starts(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2 || !PyList_Check(args[0]) || !PyList_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "token_starts(list of ids, list of lengths)");
+        return NULL;
+    }
+    PyObject *ids = args[0], *lengths = args[1];
+    Py_ssize_t n = PyList_GET_SIZE(ids), n_lengths = PyList_GET_SIZE(lengths), at = 0;
+    PyObject *starts = PyList_New(n);
+    if (starts == NULL) return NULL;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *start = PyLong_FromSsize_t(at);
+        if (start == NULL) goto fail;
+        PyList_SET_ITEM(starts, k, start);
+        if (k == n - 1) break;  /* the last token's length is never needed */
+        Py_ssize_t id = PyLong_AsSsize_t(PyList_GET_ITEM(ids, k));
+        if (id == -1 && PyErr_Occurred()) goto fail;
+        if (id < 0 || id >= n_lengths) {
+            PyErr_Format(PyExc_IndexError, "token id %zd has no length", id);
+            goto fail;
+        }
+        Py_ssize_t length = PyLong_AsSsize_t(PyList_GET_ITEM(lengths, id));
+        if (length == -1 && PyErr_Occurred()) goto fail;
+        at += length;
+    }
+    return starts;
+fail:
+    Py_DECREF(starts);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"splice_bytes", (PyCFunction)(void (*)(void))splice_bytes, METH_FASTCALL, splice_bytes_doc},
+    {"token_starts", (PyCFunction)(void (*)(void))token_starts, METH_FASTCALL, token_starts_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -8,6 +8,7 @@ import os
 import warnings
 from bisect import bisect_left
 from functools import lru_cache
+from itertools import accumulate
 from typing import Any, Callable
 
 from .base import Encoded, Splice
@@ -144,6 +145,18 @@ def splice(old: Any, parent: Encoded, new: Any, encode_window: Window) -> Splice
     return Splice(
         Encoded(ids, _child_starts(starts, i, j, s, shift, window_starts)), old_ids, window_ids
     )
+
+
+def reference_token_starts(ids: list[int], lengths: list[int]) -> list[int]:
+    """Where each token starts, given each id's length in the offset unit (`lengths[id]`)."""
+    return [0, *accumulate(map(lengths.__getitem__, ids[:-1]))] if ids else []
+
+
+def token_starts(ids: list[int], lengths: list[int]) -> list[int]:
+    """`reference_token_starts`, compiled where the loop is built."""
+    if _compiled is None:
+        return reference_token_starts(ids, lengths)
+    return _compiled.token_starts(ids, lengths)
 
 
 #: `tokenizer.json` components under which a safe cut stays local: per-character (or

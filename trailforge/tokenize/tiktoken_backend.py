@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from itertools import accumulate
 from typing import Callable, Sequence
 
 from ..errors import TokenizerError
 from .base import Encoded, Splice, label_of, sha256_of, whole
-from .local import splice, utf8, window_cache
+from .local import splice, token_starts, utf8, window_cache
 
 #: tiktoken encodings whose split pattern is known to split at every safe cut and to read no
 #: further than the cut's space before it: no look-behind, letter runs stop at a space, and every
@@ -63,7 +62,7 @@ class TiktokenTokenizer:
         return [encode(t) for t in texts]
 
     def _byte_starts(self, ids: list[int]) -> list[int]:
-        return [0, *accumulate(map(self._lengths.__getitem__, ids[:-1]))] if ids else []
+        return token_starts(ids, self._lengths)
 
     def _encode_window(self, window: bytes) -> tuple[list[int], Callable[[], list[int]]]:
         ids = self._encoding.encode_ordinary(window.decode("utf-8"))  # cuts are ASCII: valid UTF-8
