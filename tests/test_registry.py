@@ -1,14 +1,22 @@
-"""The registries (trailforge.registry): mutators, tokenizer backends, configs and engines share
-one shape, say what each entry is, refuse unknown names with the valid ones, and feed the CLI."""
+"""The registries (trailforge.registry): mutators, tokenizer backends, configs, engines and export
+formats share one shape, say what each entry is, refuse unknown names with the valid ones, and
+feed the CLI."""
 
 from __future__ import annotations
 
 import pytest
 
-from trailforge.cli import build
+from trailforge.cli import build, export
 from trailforge.configs import CONFIGS
 from trailforge.engines import ENGINES, get_engine
-from trailforge.errors import DatasetError, RecipeError, TokenizerError, TrailforgeError
+from trailforge.errors import (
+    DatasetError,
+    OutputError,
+    RecipeError,
+    TokenizerError,
+    TrailforgeError,
+)
+from trailforge.export import FORMATS
 from trailforge.mutate import MUTATORS
 from trailforge.registry import Lazy, Registry
 from trailforge.tokenize import TOKENIZERS
@@ -18,6 +26,7 @@ REGISTRIES = {
     "tokenizer backend": (TOKENIZERS, TokenizerError),
     "config": (CONFIGS, DatasetError),
     "engine": (ENGINES, TrailforgeError),
+    "export format": (FORMATS, OutputError),
 }
 
 
@@ -53,3 +62,6 @@ def test_the_cli_reads_choices_and_help_from_the_registries():
     assert list(engine.type.choices) == list(ENGINES)  # the CLI offers exactly the registry
     assert all(f"{n}, {d}" in engine.help for n, d in ENGINES.descriptions().items())
     assert all(d in params["tokenizers"].help for d in TOKENIZERS.descriptions().values())
+    formats = {p.name: p for p in export.params}["fmt"]
+    assert list(formats.type.choices) == list(FORMATS)
+    assert all(d in export.help for d in FORMATS.descriptions().values())

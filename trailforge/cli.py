@@ -23,6 +23,7 @@ from rich.table import Table
 from . import __version__
 from .engines import ENGINES
 from .errors import TrailforgeError
+from .export import FORMATS
 from .tokenize import TOKENIZERS
 
 console = Console()
@@ -556,12 +557,15 @@ def evaluate(
         console.print(f"wrote {path}")
 
 
-@main.command()
+@main.command(
+    help="Write a version in another trainer's format, from its Parquet, streaming.\n\n\b\n"
+    + "\n".join(f"{name:14} {text}" for name, text in FORMATS.descriptions().items())
+)
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["openai", "llama-factory", "axolotl"]),
+    type=click.Choice(list(FORMATS)),
     required=True,
     help="Which trainer's format.",
 )
@@ -573,13 +577,6 @@ def evaluate(
 )
 @_handle_errors
 def export(directory: Path, fmt: str, out: Path | None) -> None:
-    """Write a version in another trainer's format, from its Parquet, streaming.
-
-    \b
-    openai         sft/<split>.jsonl (messages) and dpo/<split>.jsonl (preference_messages)
-    llama-factory  <config>/<split>.jsonl + dataset_info.json, one entry per config and split
-    axolotl        <config>.yaml: datasets (train) and test_datasets (held-out splits) snippets
-    """
     from .export import export as run_export
 
     files = run_export(directory, fmt, out)

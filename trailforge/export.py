@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -23,8 +24,8 @@ import yaml
 from .dataset import read_manifest
 from .errors import OutputError
 from .layout import by_config
+from .registry import Registry
 
-FORMATS = ("openai", "llama-factory", "axolotl")
 SHAREGPT_TAGS = {
     "role_tag": "role",
     "content_tag": "content",
@@ -95,7 +96,7 @@ def _write_jsonl(path: Path, rows: Iterator[list[dict]], shape: Callable[[dict],
     return count
 
 
-def _openai(directory: Path, shards: dict, out: Path) -> list[Path]:
+def _openai(directory: Path, name: str, shards: dict, out: Path) -> list[Path]:
     written = []
     for split, names in shards.get("messages", {}).items():
         path = out / "sft" / f"{split}.jsonl"
@@ -139,7 +140,7 @@ def _llama_factory(directory: Path, name: str, shards: dict, out: Path) -> list[
     return [index, *written]
 
 
-def _axolotl(directory: Path, shards: dict, out: Path) -> list[Path]:
+def _axolotl(directory: Path, name: str, shards: dict, out: Path) -> list[Path]:
     written = []
     out.mkdir(parents=True, exist_ok=True)
     for config, (dataset_type, rl) in AXOLOTL.items():
@@ -173,13 +174,38 @@ def _axolotl(directory: Path, shards: dict, out: Path) -> list[Path]:
     return written
 
 
+@dataclass(frozen=True)
+class Format:
+    """An export format: its writer (version folder, version name, shards by config and split,
+    target folder -> files written) and what it writes."""
+
+    write: Callable[[Path, str, dict, Path], list[Path]]
+    description: str
+
+
+FORMATS: Registry[Format] = Registry(
+    "export format",
+    {
+        "openai": Format(
+            _openai, "sft/<split>.jsonl (messages) and dpo/<split>.jsonl (preference_messages)"
+        ),
+        "llama-factory": Format(
+            _llama_factory, "<config>/<split>.jsonl + dataset_info.json, one entry per split"
+        ),
+        "axolotl": Format(
+            _axolotl, "<config>.yaml: datasets (train) and test_datasets (held-out) snippets"
+        ),
+    },
+    OutputError,
+)
+
+
 def export(directory: Path, fmt: str, out: Path | None = None) -> list[Path]:
     """Write `directory`'s version in format `fmt` under `out` (default: DIR.export/<fmt>/);
     returns the files written. An existing, non-empty `out` is refused (nothing is overwritten)."""
     directory = Path(directory)
     manifest = read_manifest(directory)
-    if fmt not in FORMATS:
-        raise OutputError(f"unknown export format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
+    writer = FORMATS.lookup(fmt).write
     target = Path(out) if out else directory.parent / f"{directory.name}.export" / fmt
     if target.exists() and any(target.iterdir()):
         raise OutputError(
@@ -189,11 +215,7 @@ def export(directory: Path, fmt: str, out: Path | None = None) -> list[Path]:
         )
     shards = by_config(manifest.get("files", {}))
     try:
-        if fmt == "openai":
-            return _openai(directory, shards, target)
-        if fmt == "llama-factory":
-            return _llama_factory(directory, manifest.get("name", "trailforge"), shards, target)
-        return _axolotl(directory, shards, target)
+        return writer(directory, manifest.get("name", "trailforge"), shards, target)
     except OSError as exc:
         raise OutputError(
             f"cannot write the export: {exc.strerror or exc}",

@@ -225,8 +225,8 @@ def run_shard(inputs: Inputs, job: ShardJob) -> ShardResult:
         parts=parts,
         mutations=stats.as_raw(),
         summary=_summary(trails, labels),
-        sample=trails.slice(0, min(first[1], 8)).to_pylist(),
-    )  # the card shows one family
+        sample=trails.slice(0, min(first[1], 8)).to_pylist(),  # the card shows one family
+    )
     marker = marker_path(parts_dir, job.index)
     marker.parent.mkdir(parents=True, exist_ok=True)
     temp = marker.with_suffix(".tmp")
