@@ -164,12 +164,12 @@ result.update(seconds=encode + write, encode_seconds=encode, write_seconds=write
 NLPAUG_HINT = "nlpaug is not installed (pip install -e '.[bench]')"
 
 
-def nlpaug_rate(path: str, variants: int) -> dict:
-    """nlpaug RandomWordAug producing variants of the same base texts (sampled if many), with no
-    token check: the raw rate."""
-    return run_python(
+def with_nlpaug(path: str, body: str) -> str:
+    """Code for `run_python`: import nlpaug (or record that it is missing), read the base texts
+    of the build at `path` into `bases`, then run `body` (indented one level, under the else)."""
+    return (
         f"""
-import time
+import json, random, time
 try:
     import nlpaug.augmenter.word as naw
 except ImportError:
@@ -180,6 +180,18 @@ else:
     table = read_table(Path({path!r}))
     bases = [t for t, p in zip(table.column("text").to_pylist(),
                                table.column("parent_id").to_pylist()) if p is None]
+"""
+        + body
+    )
+
+
+def nlpaug_rate(path: str, variants: int) -> dict:
+    """nlpaug RandomWordAug producing variants of the same base texts (sampled if many), with no
+    token check: the raw rate."""
+    return run_python(
+        with_nlpaug(
+            path,
+            f"""
     n = min({variants}, 20000)
     aug = naw.RandomWordAug(action="swap")
     start = time.perf_counter()
@@ -188,6 +200,7 @@ else:
     seconds = time.perf_counter() - start
     result.update(variants=n, seconds=seconds, variants_per_s=n / seconds)
 """,
+        ),
         optional=True,
     )
 
@@ -201,21 +214,12 @@ def nlpaug_filtered(path: str, attempts: int, per_parent: int) -> dict:
     `one_word`, tuned as a user aiming at a 2-token bound would: one word per augmentation,
     split and joined on single spaces. `best` is the one with more kept variants/s."""
     return run_python(
-        f"""
-import json, random, time
-try:
-    import nlpaug.augmenter.word as naw
-except ImportError:
-    result["missing"] = {NLPAUG_HINT!r}
-else:
-    from pathlib import Path
+        with_nlpaug(
+            path,
+            f"""
     import numpy as np
-    from trailforge.dataset import read_table
     from trailforge.distance import token_distance
     from trailforge.tokenize import load_tokenizer
-    table = read_table(Path({path!r}))
-    bases = [t for t, p in zip(table.column("text").to_pylist(),
-                               table.column("parent_id").to_pylist()) if p is None]
     manifest = json.loads((Path({path!r}) / "manifest.json").read_text())
     bound = manifest["recipe"]["max_token_distance"]
     toks = [load_tokenizer(t["spec"]) for t in manifest["tokenizers"]]
@@ -282,6 +286,7 @@ else:
                   per_parent=per_parent, configs=report, best=best,
                   kept_variants_per_s=report[best]["kept_variants_per_s"])
 """,
+        ),
         optional=True,
     )
 
