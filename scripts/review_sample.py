@@ -18,20 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from trailforge.content import MODAL_SWAPS  # noqa: E402
 from trailforge.dataset import read_table  # noqa: E402
 from trailforge.mutate.base import connective_key  # noqa: E402
-
-MODAL = {
-    frozenset(p)
-    for p in (
-        ("can", "cannot"),
-        ("likely", "unlikely"),
-        ("no", "some"),
-        ("is", "is not"),
-        ("does", "does not"),
-        ("will", "will not"),
-    )
-}
 
 
 def counts(rows: list[dict]) -> list[str]:
@@ -49,7 +38,7 @@ def counts(rows: list[dict]) -> list[str]:
         1
         for r in flips
         if frozenset(r["mutation"]["detail"].split(" in ")[0].replace("'", "").split(" -> "))
-        in MODAL
+        in MODAL_SWAPS
     )
     by_stage = Counter(r["stage"] for r in flips)
     splits: dict[str, set] = {}

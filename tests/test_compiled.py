@@ -112,3 +112,28 @@ def test_default_build_is_byte_identical_without_the_compiled_loop(
             }
         else:
             assert (compiled / name).read_bytes() == (pure / name).read_bytes(), name
+
+
+def test_without_the_extension_trailforge_warns_once_and_splices_the_same(tmp_path):
+    """Where pip found no compiler: the pure-Python path, one warning, the same encodings."""
+    code = """
+import importlib.abc, sys, warnings
+class NoExtension(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "trailforge.tokenize._splice":
+            raise ImportError("not built")
+sys.meta_path.insert(0, NoExtension())
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    from trailforge.tokenize import load_tokenizer, local
+assert not local.COMPILED
+notes = [w for w in caught if "compiled splice loop is not built" in str(w.message)]
+assert len(notes) == 1, caught
+tok = load_tokenizer("o200k_base")
+text = "Suppose the steel rod is heated evenly along its length."
+child = text.replace("evenly", "slowly")
+assert tok.encode_edit(text, tok.encode(text), child).encoded.ids == tok.encode(child).ids
+"""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env.pop("TRAILFORGE_PURE_PYTHON", None)
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, cwd=tmp_path)

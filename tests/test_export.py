@@ -107,3 +107,12 @@ def test_export_streams_every_row_and_refuses_a_used_folder(mini_build, tmp_path
 def test_export_bad_input(tmp_path, args, message):
     result = CliRunner().invoke(main, ["export", str(tmp_path / "nope"), *args])
     assert result.exit_code == 2 and message in result.output
+
+
+def test_the_api_refuses_an_unknown_format_and_writes_nothing(mini_build, tmp_path):
+    import trailforge
+    from trailforge.errors import OutputError
+
+    with pytest.raises(OutputError, match="unknown export format 'csv'") as info:
+        trailforge.export(mini_build, "csv", tmp_path / "out")
+    assert "openai" in info.value.hint and not (tmp_path / "out").exists()

@@ -33,6 +33,21 @@ more most less least some any all each every both either neither""".split()
 )
 
 
+#: Word pairs a flip can swap without new content (modality and polarity): most flips of a domain
+#: should change what is the case instead (docs/content.md).
+MODAL_SWAPS = frozenset(
+    frozenset(pair)
+    for pair in (
+        ("can", "cannot"),
+        ("likely", "unlikely"),
+        ("no", "some"),
+        ("is", "is not"),
+        ("does", "does not"),
+        ("will", "will not"),
+    )
+)
+
+
 @lru_cache(maxsize=8192)  # mutators ask for the same few thousand words again and again
 def word_pattern(words: str) -> re.Pattern[str]:
     """A regex matching `words` as whole words."""

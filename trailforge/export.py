@@ -190,10 +190,11 @@ FORMATS: Registry[Format] = Registry(
             _openai, "sft/<split>.jsonl (messages) and dpo/<split>.jsonl (preference_messages)"
         ),
         "llama-factory": Format(
-            _llama_factory, "<config>/<split>.jsonl + dataset_info.json, one entry per split"
+            _llama_factory,
+            "<config>/<split>.jsonl + dataset_info.json, one entry per config and split",
         ),
         "axolotl": Format(
-            _axolotl, "<config>.yaml: datasets (train) and test_datasets (held-out) snippets"
+            _axolotl, "<config>.yaml: datasets (train) and test_datasets (held-out splits) snippets"
         ),
     },
     OutputError,
