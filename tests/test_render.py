@@ -208,6 +208,52 @@ def test_fast_path_matches_jinja_and_falls_back_for_transforming_views(templates
 
 
 @pytest.mark.parametrize(
+    "view",
+    [
+        # prints the voice as it is: one skeleton serves every voice and domain
+        "{{ intro }}{% for s in steps %} {{ s.connective }} {{ s.text }}.{% endfor %} {{ outro }}",
+        # reads the domain and the relation: skeletons per domain and relation, or Jinja
+        "{% if domain == 'Law' %}In court: {% endif %}{{ intro|upper }}{% for s in steps %}"
+        "{% if s.relation == 'contrasts' %} Yet{% endif %} {{ s.connective }} {{ s.text }}."
+        "{% endfor %} {{ outro }}",
+        # reaches into another template, which may read anything
+        "{% include 'views/prose.j2' %}",
+    ],
+)
+def test_skeletons_follow_what_a_view_reads(templates, view, monkeypatch):
+    import jinja2
+
+    (templates / "views" / "custom.j2").write_text(view)
+    renders = []
+    jinja_render = jinja2.Template.render
+    monkeypatch.setattr(
+        jinja2.Template,
+        "render",
+        lambda self, *a, **k: renders.append(1) or jinja_render(self, *a, **k),
+    )
+    titles = {"physics": "Physics", "law": "Law"}
+    fast, jinja = Renderer(templates, titles), Renderer(templates, titles, skeletons=False)
+    contrast = STEPS[:1] + (STEPS[1]._replace(relation="contrasts"),) + STEPS[2:]
+    calls: list[int] = []
+    for domain in ("physics", "law", "physics"):
+        for voice in (1, 2):
+            for steps in (STEPS, contrast):
+                trail_spec = TrailSpec(**{**asdict(spec(view="custom")), "domain": domain})
+                trail_spec = TrailSpec(**{**asdict(trail_spec), "voice": voice})
+                before = len(renders)
+                got = fast.render(trail_spec, steps)
+                fast_renders = len(renders) - before
+                expected = jinja.render(trail_spec, steps)
+                assert (got.text, got.prompt) == (expected.text, expected.prompt)
+                calls.append(fast_renders)
+    # a skeleton costs three Jinja renders (placeholders and two probes), once per layout here
+    if view.startswith("{{ intro }}"):
+        assert calls[:2] == [3, 3] and not any(calls[2:])
+    else:
+        assert sum(calls) > 6
+
+
+@pytest.mark.parametrize(
     "view, message",
     [
         (

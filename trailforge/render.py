@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator, NamedTuple
 
 import jinja2
+from jinja2 import nodes
 from jinja2.sandbox import MAX_RANGE, SandboxedEnvironment
 
 from .errors import TemplateError
@@ -68,6 +69,18 @@ class Step(NamedTuple):
     relation: str
     connective: str
     text: str
+
+
+class Voice(NamedTuple):
+    """What a view prints besides the steps: the role's intro and outro lines, the domain title."""
+
+    intro: str
+    outro: str
+    domain: str
+
+
+#: The template variables a Voice fills.
+VOICE_FIELDS = frozenset({"intro", "outro", "domain"})
 
 
 @dataclass(frozen=True)
@@ -157,6 +170,8 @@ class Renderer:
         self._views: dict[str, jinja2.Template] = {}
         self._voices: dict[tuple[str, str, int, bool], tuple[str, str]] = {}
         self._skeletons: dict[tuple, _Skeleton | None] = {}
+        self._voice_lines: dict[tuple[str, str, int, bool], Voice] = {}
+        self._voice_free: dict[str, bool] = {}  # view -> whether it only prints voice fields
         self._registers: dict[tuple, dict[str, tuple[str, ...]]] = {}
 
     def available(self, folder: str) -> list[str]:
@@ -325,54 +340,87 @@ class Renderer:
             merged[relation] = tuple(alternatives)
         return merged
 
-    def _render_raw(self, spec: TrailSpec, steps: tuple[Step, ...]) -> str:
+    def _voice_of(self, spec: TrailSpec) -> "Voice":
+        """What a view prints of the trail's voice: its intro and outro lines, its domain title."""
+        key = (spec.role, spec.domain, spec.voice, spec.valid)
+        if key not in self._voice_lines:
+            intro, outro = self.voice(*key)
+            self._voice_lines[key] = Voice(
+                intro, outro, self.domain_titles.get(spec.domain, spec.domain)
+            )
+        return self._voice_lines[key]
+
+    def _render_raw(self, spec: TrailSpec, steps: tuple[Step, ...], voice: "Voice") -> str:
         """The view's output through Jinja (sandboxed), not yet stripped."""
         name = f"views/{spec.view}.j2"
         if name not in self._views:
             self._views[name] = self._load(name)
-        intro, outro = self.voice(spec.role, spec.domain, spec.voice, spec.valid)
         return str(
             self._guard(
                 name,
                 lambda: self._views[name].render(
                     steps=steps,
-                    intro=intro,
-                    outro=outro,
+                    intro=voice.intro,
+                    outro=voice.outro,
                     role=spec.role,
                     view=spec.view,
-                    domain=self.domain_titles.get(spec.domain, spec.domain),
+                    domain=voice.domain,
                 ),
             )
         )
 
-    def _skeleton(self, spec: TrailSpec, steps: tuple[Step, ...]) -> _Skeleton | None:
-        """The view's output with a placeholder for every step's connective and text, if the view
-        only places step strings (checked on two probes); else None (always render with Jinja)."""
-        key = (
-            spec.view,
-            spec.role,
-            spec.voice,
-            spec.valid,
-            spec.domain,
-            tuple((s.kind, s.field) for s in steps),
+    def _places_voice(self, view: str) -> bool:
+        """Whether a view uses `intro`, `outro` and `domain` only by printing them as they are
+        (`{{ intro }}`: no filter, test, condition or include that could read them), so one
+        skeleton serves every voice and domain. Checked once per view on its syntax tree."""
+        if view not in self._voice_free:
+            name = f"views/{view}.j2"
+            tree = self.env.parse(self.env.loader.get_source(self.env, name)[0])  # type: ignore[union-attr]
+            reaches_out = (nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport)
+            printed = sum(
+                isinstance(node, nodes.Name) and node.name in VOICE_FIELDS
+                for output in tree.find_all(nodes.Output)
+                for node in output.nodes
+            )
+            named = sum(node.name in VOICE_FIELDS for node in tree.find_all(nodes.Name))
+            self._voice_free[view] = printed == named and not any(tree.find_all(reaches_out))
+        return self._voice_free[view]
+
+    def _skeleton(
+        self, spec: TrailSpec, steps: tuple[Step, ...], voice: "Voice"
+    ) -> _Skeleton | None:
+        """The view's output with a placeholder for every step's connective and text (and for the
+        voice's intro, outro and domain title where the view only prints them), if the view only
+        places those strings (checked on two probes); else None (always render with Jinja)."""
+        layout = tuple((s.kind, s.field, s.relation) for s in steps)
+        voiced = self._places_voice(spec.view)
+        key = (spec.view, spec.role, spec.valid, layout) + (
+            () if voiced else (spec.voice, spec.domain)
         )
         if key not in self._skeletons:
+            n = 2 * len(steps)
             placeholders = tuple(
                 step._replace(connective=_placeholder(2 * i), text=_placeholder(2 * i + 1))
                 for i, step in enumerate(steps)
             )
-            skeleton = _Skeleton.parse(self._render_raw(spec, placeholders), len(steps))
+            marks = (
+                Voice(_placeholder(n), _placeholder(n + 1), _placeholder(n + 2))
+                if voiced
+                else voice
+            )
+            skeleton = _Skeleton.parse(self._render_raw(spec, placeholders, marks), len(steps))
+            probe_steps = tuple(
+                step._replace(connective=f"Probe{i}, x", text=f"PROBE text {i}: a-b")
+                for i, step in enumerate(steps)
+            )
             probes = [
-                steps,
-                tuple(
-                    step._replace(connective=f"Probe{i}, x", text=f"PROBE text {i}: a-b")
-                    for i, step in enumerate(steps)
-                ),
+                (steps, voice),
+                (probe_steps, Voice("PROBE intro: a-b", "", "Probe Domain") if voiced else voice),
             ]
-            if skeleton is not None and any(_uses_placeholders(p) for p in probes):
+            if skeleton is not None and any(_uses_placeholders(p, v) for p, v in probes):
                 skeleton = None
             if skeleton is not None and any(
-                skeleton.fill(p)[0] != self._render_raw(spec, p) for p in probes
+                skeleton.fill(p, v)[0] != self._render_raw(spec, p, v) for p, v in probes
             ):
                 skeleton = None
             self._skeletons[key] = skeleton
@@ -385,17 +433,18 @@ class Renderer:
         Views that only place step strings are rendered once per layout into a skeleton and then
         filled by substitution, which gives the same text as Jinja (checked) many times faster.
         """
-        fast = self.skeletons and not _uses_placeholders(steps)
-        skeleton = self._skeleton(spec, steps) if fast else None
+        voice = self._voice_of(spec)
+        fast = self.skeletons and not _uses_placeholders(steps, voice)
+        skeleton = self._skeleton(spec, steps, voice) if fast else None
         if skeleton is not None:
-            raw, cut = skeleton.fill(steps)
+            raw, cut = skeleton.fill(steps, voice)
             lead = len(raw) - len(raw.lstrip())
             text = raw.strip()
             cut -= lead
         else:
             sentinel = _sentinel(steps)
             marked = steps[:-1] + (steps[-1]._replace(connective=sentinel + steps[-1].connective),)
-            raw = self._render_raw(spec, marked).strip()
+            raw = self._render_raw(spec, marked, voice).strip()
             name = f"views/{spec.view}.j2"
             if raw.count(sentinel) != 1:
                 raise TemplateError(
@@ -422,18 +471,17 @@ def _placeholder(index: int) -> str:
 _PLACEHOLDER_RANGE = re.compile(f"[{chr(PLACEHOLDER_BASE)}-{chr(0x10FFFF)}]")
 
 
-def _uses_placeholders(steps: tuple[Step, ...]) -> bool:
-    """Whether a step holds a character at or above the placeholders (then no fast path)."""
-    return (
-        _PLACEHOLDER_RANGE.search("".join(step.connective + step.text for step in steps))
-        is not None
-    )
+def _uses_placeholders(steps: tuple[Step, ...], voice: Voice) -> bool:
+    """Whether a step or the voice holds a character at or above the placeholders (then no fast
+    path)."""
+    strings = "".join(step.connective + step.text for step in steps) + "".join(voice)
+    return _PLACEHOLDER_RANGE.search(strings) is not None
 
 
 @dataclass(frozen=True)
 class _Skeleton:
     """A rendered view as two format strings: up to the conclusion's connective, and from it on
-    (field 2i: step i's connective, 2i+1: its text)."""
+    (field 2i: step i's connective, 2i+1: its text; then the voice's intro, outro and domain)."""
 
     head: str
     tail: str
@@ -442,11 +490,12 @@ class _Skeleton:
     def parse(cls, raw: str, n_steps: int) -> "_Skeleton | None":
         formats: list[list[str]] = [[]]
         conclusion = 2 * (n_steps - 1)
+        fields = 2 * n_steps + len(Voice._fields)
         for ch in raw:
             code = ord(ch) - PLACEHOLDER_BASE
             if code == conclusion:
                 formats.append([])
-            if 0 <= code < 2 * n_steps:
+            if 0 <= code < fields:
                 formats[-1].append(f"{{{code}}}")
             else:
                 formats[-1].append("{{" if ch == "{" else "}}" if ch == "}" else ch)
@@ -454,8 +503,9 @@ class _Skeleton:
             return None  # the Jinja path reports the problem
         return cls(head="".join(formats[0]), tail="".join(formats[1]))
 
-    def fill(self, steps: tuple[Step, ...]) -> tuple[str, int]:
-        """The text for `steps`, and where the conclusion's connective starts in it."""
+    def fill(self, steps: tuple[Step, ...], voice: Voice) -> tuple[str, int]:
+        """The text for `steps` in `voice`, and where the conclusion's connective starts in it."""
         values = [v for step in steps for v in (step.connective, step.text)]
+        values += voice
         head = self.head.format(*values)
         return head + self.tail.format(*values), len(head)
