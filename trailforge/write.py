@@ -197,7 +197,7 @@ def version_workspace(final: Path, fingerprint: str, resume: bool = False) -> It
 
 
 #: Rows each part contributes to the merge at a time, and the record-batch size of part files.
-MERGE_BATCH = 256
+MERGE_BATCH = 1024
 #: At most this many part files are read at once; more are first merged into sorted runs.
 FAN_IN = 64
 #: Part files are temporary Arrow IPC files: no Parquet encoding to pay twice, and zstd-compressed
