@@ -5,6 +5,7 @@ from __future__ import annotations
 import datasets
 import pytest
 
+from trailforge.configs import facts_turn, facts_turns
 from trailforge.dataset import read_table
 from trailforge.distance import token_distance
 from trailforge.tokenize import load_tokenizer
@@ -114,6 +115,21 @@ def test_messages_are_the_user_facts_and_the_assistant_trail(loaded):
     assert row["messages"][1]["content"] == trail["text"]
     assert row["messages"][0]["content"].startswith("Facts: ")
     assert trail["steps"][0]["text"][1:] in row["messages"][0]["content"]
+
+
+def test_facts_turns_are_facts_turn_row_by_row(mini_build):
+    import pyarrow as pa
+
+    steps = read_table(mini_build)["steps"]
+    expected = [facts_turn(row) for row in steps.to_pylist()]
+    assert facts_turns(steps).to_pylist() == expected
+    chunk = steps.combine_chunks()  # sliced chunks, and rows without facts, too
+    sliced = pa.chunked_array([chunk.slice(3, 10), chunk.slice(40, 0), chunk.slice(50, 7)])
+    assert facts_turns(sliced).to_pylist() == expected[3:13] + expected[50:57]
+    inferred = [{**s, "relation": "follows"} for s in steps.to_pylist()[0]]
+    only_inferences = pa.chunked_array([pa.array([inferred], steps.type)])
+    assert facts_turns(only_inferences).to_pylist() == [facts_turn(inferred)]
+    assert facts_turn(inferred) == "Facts: What follows, and why?"
 
 
 def test_preference_pairs_are_minimal(mini_build, loaded):
