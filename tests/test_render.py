@@ -253,6 +253,20 @@ def test_skeletons_follow_what_a_view_reads(templates, view, monkeypatch):
         assert sum(calls) > 6
 
 
+def test_private_use_characters_in_steps_render_as_jinja_renders_them(templates):
+    titles = {"physics": "Physics"}
+    fast, jinja = Renderer(templates, titles), Renderer(templates, titles, skeletons=False)
+    odd = tuple(s._replace(text=f"{s.text} \U000f0001\U000f0000{{0}}") for s in STEPS)
+    for steps in (odd, STEPS, odd):  # when the skeleton is made, and filled afterwards
+        for view in ("prose", "qa"):
+            got, expected = (
+                fast.render(spec(view=view), steps),
+                jinja.render(spec(view=view), steps),
+            )
+            assert (got.text, got.prompt) == (expected.text, expected.prompt)
+    assert "\U000f0001" in got.text
+
+
 @pytest.mark.parametrize(
     "view, message",
     [

@@ -417,7 +417,16 @@ class Renderer:
                 (steps, voice),
                 (probe_steps, Voice("PROBE intro: a-b", "", "Probe Domain") if voiced else voice),
             ]
-            if skeleton is not None and any(_uses_placeholders(p, v) for p, v in probes):
+            # What the placeholder render prints as it is must hold no placeholder character
+            # (steps' own strings and voiced fields are substituted, so any character is fine).
+            printed = [
+                spec.role,
+                spec.view,
+                *(x for s in steps for x in (s.kind, s.field, s.relation)),
+            ]
+            if skeleton is not None and _holds_placeholders(
+                printed + ([] if voiced else list(voice))
+            ):
                 skeleton = None
             if skeleton is not None and any(
                 skeleton.fill(p, v)[0] != self._render_raw(spec, p, v) for p, v in probes
@@ -434,8 +443,7 @@ class Renderer:
         filled by substitution, which gives the same text as Jinja (checked) many times faster.
         """
         voice = self._voice_of(spec)
-        fast = self.skeletons and not _uses_placeholders(steps, voice)
-        skeleton = self._skeleton(spec, steps, voice) if fast else None
+        skeleton = self._skeleton(spec, steps, voice) if self.skeletons else None
         if skeleton is not None:
             raw, cut = skeleton.fill(steps, voice)
             lead = len(raw) - len(raw.lstrip())
@@ -471,11 +479,9 @@ def _placeholder(index: int) -> str:
 _PLACEHOLDER_RANGE = re.compile(f"[{chr(PLACEHOLDER_BASE)}-{chr(0x10FFFF)}]")
 
 
-def _uses_placeholders(steps: tuple[Step, ...], voice: Voice) -> bool:
-    """Whether a step or the voice holds a character at or above the placeholders (then no fast
-    path)."""
-    strings = "".join(step.connective + step.text for step in steps) + "".join(voice)
-    return _PLACEHOLDER_RANGE.search(strings) is not None
+def _holds_placeholders(strings: list[str]) -> bool:
+    """Whether any of the strings holds a character at or above the placeholders."""
+    return _PLACEHOLDER_RANGE.search("".join(strings)) is not None
 
 
 @dataclass(frozen=True)

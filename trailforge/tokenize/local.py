@@ -134,17 +134,28 @@ def _child_starts(
     return lambda: starts[:i] + [s + x for x in window()] + [x + shift for x in starts[j:]]
 
 
-def splice(old: Any, parent: Encoded, new: Any, encode_window: Window) -> Splice:
-    """`reference_splice`, through the compiled loop for bytes where it is built (`COMPILED`)."""
+def splice(
+    old: Any,
+    parent: Encoded,
+    new: Any,
+    encode_window: Window,
+    starts_of: Callable[[list[int]], list[int]] | None = None,
+) -> Splice:
+    """`reference_splice`, through the compiled loop for bytes where it is built (`COMPILED`).
+    `starts_of(ids)` (the backend's compiled token starts, if it has one) gives the variant's
+    starts when they are needed, from its ids alone: the same list, in one C call."""
     if _compiled is None or not isinstance(old, bytes):
         return reference_splice(old, parent, new, encode_window)
     starts = parent.starts
     ids, old_ids, window_ids, window_starts, s, i, j, shift = _compiled.splice_bytes(
         old, new, parent.ids, starts, encode_window
     )
-    return Splice(
-        Encoded(ids, _child_starts(starts, i, j, s, shift, window_starts)), old_ids, window_ids
+    child = (
+        _child_starts(starts, i, j, s, shift, window_starts)
+        if starts_of is None
+        else lambda: starts_of(ids)
     )
+    return Splice(Encoded(ids, child), old_ids, window_ids)
 
 
 def reference_token_starts(ids: list[int], lengths: list[int]) -> list[int]:

@@ -74,7 +74,7 @@ class TiktokenTokenizer:
     def encode_edit(self, parent_text: str, parent: Encoded, text: str) -> Splice:
         if not self.local:
             return whole(self, parent, text)
-        return splice(utf8(parent_text), parent, utf8(text), self._cached_window)
+        return splice(utf8(parent_text), parent, utf8(text), self._cached_window, self._byte_starts)
 
     def decode(self, ids: Sequence[int]) -> str:
         return self._encoding.decode(list(ids))
