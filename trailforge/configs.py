@@ -37,12 +37,13 @@ CHAIN_QUESTION = "What follows?"
 LINEAGE = ("id", "stage", "family_id", "depth")
 
 
-def _valid(table: pa.Table) -> pa.Table:
-    return table.filter(table["valid"])
+def _valid(table: pa.Table, columns: Sequence[str]) -> pa.Table:
+    """The valid rows' `columns` (selected first: filtering moves only what is kept)."""
+    return table.select(columns).filter(table["valid"])
 
 
 def _text(table: pa.Table) -> pa.Table:
-    return _valid(table).select([*LINEAGE, "text"])
+    return _valid(table, [*LINEAGE, "text"])
 
 
 def _negatives(table: pa.Table) -> pa.Table:
@@ -104,7 +105,7 @@ def _facts_turns(lists: pa.ListArray) -> pa.Array:
 
 def _messages(table: pa.Table) -> pa.Table:
     """The user states the facts and asks; the trail, in its role's voice, is the answer."""
-    table = _valid(table)
+    table = _valid(table, [*LINEAGE, "steps", "text"])
     n = table.num_rows
     question = facts_turns(table["steps"])
     turns = np.arange(2 * n)
@@ -131,7 +132,7 @@ def _turns(role: str, contents: list[str]) -> pa.Array:
 
 
 def _prompt_completion(table: pa.Table) -> pa.Table:
-    return _valid(table).select([*LINEAGE, "prompt", "completion"])
+    return _valid(table, [*LINEAGE, "prompt", "completion"])
 
 
 def _pairs(table: pa.Table) -> tuple[pa.Array, pa.Array, pa.Table]:

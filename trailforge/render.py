@@ -13,6 +13,8 @@ import threading
 import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
+from itertools import chain as concatenated
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterator, NamedTuple
 
@@ -81,6 +83,12 @@ class Voice(NamedTuple):
 
 #: The template variables a Voice fills.
 VOICE_FIELDS = frozenset({"intro", "outro", "domain"})
+
+
+#: A step's place in a view's layout: its kind, field and relation (all but its strings).
+_LAYOUT = itemgetter(0, 1, 2)
+#: A step's strings, which a skeleton substitutes: its connective and text.
+_STRINGS = itemgetter(3, 4)
 
 
 @dataclass(frozen=True)
@@ -392,7 +400,7 @@ class Renderer:
         """The view's output with a placeholder for every step's connective and text (and for the
         voice's intro, outro and domain title where the view only prints them), if the view only
         places those strings (checked on two probes); else None (always render with Jinja)."""
-        layout = tuple((s.kind, s.field, s.relation) for s in steps)
+        layout = tuple(map(_LAYOUT, steps))
         voiced = self._places_voice(spec.view)
         key = (spec.view, spec.role, spec.valid, layout) + (
             () if voiced else (spec.voice, spec.domain)
@@ -511,7 +519,6 @@ class _Skeleton:
 
     def fill(self, steps: tuple[Step, ...], voice: Voice) -> tuple[str, int]:
         """The text for `steps` in `voice`, and where the conclusion's connective starts in it."""
-        values = [v for step in steps for v in (step.connective, step.text)]
-        values += voice
+        values = [*concatenated.from_iterable(map(_STRINGS, steps)), *voice]
         head = self.head.format(*values)
         return head + self.tail.format(*values), len(head)

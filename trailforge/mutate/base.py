@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Iterable, Iterator, NamedTuple, Protocol, TypeVar
 
 from ..content import Domain, Frame, Lexicon
@@ -81,6 +82,7 @@ class NeedsNoSetup:
         return cls()
 
 
+@lru_cache(maxsize=1 << 12)  # a recipe has tens of connectives; every proposal asks
 def connective_key(connective: str) -> str:
     """A connective's first word, without case and punctuation, to tell repeats: "So" and
     "So then", "But" and "But notice that" count as the same connective in one trail."""
