@@ -14,3 +14,12 @@ def test_shard_jobs_and_results_round_trip_through_json(mini_copy):
     assert ShardJob.from_json(job.to_json()) == job
     result = run_shard(inputs, job)
     assert ShardResult.from_json(result.to_json()) == result and result.families == 3
+
+
+def test_a_shard_without_rows_makes_an_empty_trails_table():
+    from trailforge.build import TrailsColumns
+    from trailforge.configs import trails_schema
+
+    table = TrailsColumns(["o200k_base", "cl100k_base"]).table()
+    assert table.num_rows == 0
+    assert table.schema == trails_schema(["o200k_base", "cl100k_base"])

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
-from typing import Any, Sequence
+from itertools import accumulate
+from itertools import chain as concatenated
+from typing import Sequence
 
 import pyarrow as pa
 
@@ -56,8 +58,9 @@ def drop_drifting(family: list[Member], inputs: Inputs, stats: MutationStats) ->
 
 
 class TrailsColumns:
-    """The `trails` rows of a shard, gathered column by column: Arrow builds whole columns many
-    times faster than it converts row dicts, and nested columns are assembled from flat lists."""
+    """The `trails` rows of a shard: one tuple a row as families arrive, transposed into columns
+    at the end (Arrow builds whole columns many times faster than it converts row dicts, and
+    nested columns are assembled from flat lists)."""
 
     SCALARS = (
         "id",
@@ -87,17 +90,12 @@ class TrailsColumns:
 
     def __init__(self, labels: Sequence[str]) -> None:
         self.labels = list(labels)
-        self.columns: dict[str, list[Any]] = {name: [] for name in self.SCALARS}
-        self.step_offsets = [0]
-        # kind, relation, connective, text, distractor
-        self.steps: tuple[list, ...] = ([], [], [], [], [])
-        self.ops: list[str | None] = []
-        self.details: list[str | None] = []
-        self.per_tokenizer: dict[str, list[tuple[int, ...] | None]] = {
-            "token_distance": [],
-            "base_token_distance": [],
-            "n_tokens": [],
-        }
+        self.rows: list[tuple] = []  # one tuple of SCALARS values a row, transposed in `table`
+        self.steps: list[tuple[Step, ...]] = []  # each row's steps
+        self.distractors: list[frozenset[str]] = []  # each row's frame's distractor fields
+        self.mutations: list[tuple[str | None, str | None]] = []  # (op, detail)
+        # token_distance, base_token_distance, n_tokens: a tuple per row (None for a base)
+        self.per_tokenizer: list[tuple] = []
 
     def add_family(
         self,
@@ -111,7 +109,7 @@ class TrailsColumns:
     ) -> None:
         row_ids: list[str] = []
         programs: dict[tuple, str] = {}  # a world frame's logic JSON per (fields shown, flip)
-        scalars = [self.columns[name] for name in self.SCALARS]
+        valid = not item.broken
         for member in family:
             trail = member.trail
             parent = None if member.parent is None else row_ids[member.parent]
@@ -120,7 +118,6 @@ class TrailsColumns:
                     family_id, parent, member.op, member.detail, trail.text, member.label_flipped
                 )
             )
-            valid = not item.broken
             expected = trail.conclusion if valid else frame.fields[trail.steps[-1].field]
             logic = None
             if frame.logic is not None:  # solved once per program shown, not once per row
@@ -128,45 +125,43 @@ class TrailsColumns:
                 if shown not in programs:
                     programs[shown] = frame.logic.row_json(*shown)
                 logic = programs[shown]
-            values = (
-                row_ids[-1],
-                family_id,
-                parent,
-                member.depth,
-                member.walk,
-                split,
-                item.stage,
-                family_rarity,
-                chain.qualified_name,
-                item.domain,
-                item.role,
-                item.view,
-                item.frame_id,
-                trail.template_id,
-                trail.text,
-                trail.prompt,
-                trail.completion,
-                trail.conclusion,
-                valid,
-                expected,
-                logic,
-                member.label_flipped,
-                member.char_distance,
+            self.rows.append(
+                (  # in SCALARS order
+                    row_ids[-1],
+                    family_id,
+                    parent,
+                    member.depth,
+                    member.walk,
+                    split,
+                    item.stage,
+                    family_rarity,
+                    chain.qualified_name,
+                    item.domain,
+                    item.role,
+                    item.view,
+                    item.frame_id,
+                    trail.template_id,
+                    trail.text,
+                    trail.prompt,
+                    trail.completion,
+                    trail.conclusion,
+                    valid,
+                    expected,
+                    logic,
+                    member.label_flipped,
+                    member.char_distance,
+                )
             )
-            for column, value in zip(scalars, values):  # in SCALARS order
-                column.append(value)
-            for step in trail.steps:
-                self.steps[0].append(step.kind)
-                self.steps[1].append(step.relation)
-                self.steps[2].append(step.connective)
-                self.steps[3].append(step.text)
-                self.steps[4].append(step.field in frame.distractors)
-            self.step_offsets.append(len(self.steps[0]))
-            self.ops.append(member.op)
-            self.details.append(member.detail)
-            self.per_tokenizer["token_distance"].append(member.distance)
-            self.per_tokenizer["base_token_distance"].append(member.base_distance)
-            self.per_tokenizer["n_tokens"].append(tuple(len(ids) for ids in member.ids))
+            self.steps.append(trail.steps)
+            self.distractors.append(frame.distractors)
+            self.mutations.append((member.op, member.detail))
+            self.per_tokenizer.append(
+                (
+                    member.distance,
+                    member.base_distance,
+                    tuple(len(encoded.ids) for encoded in member.encoded),
+                )
+            )
 
     def _per_tokenizer(self, values: list[tuple[int, ...] | None]) -> pa.StructArray:
         missing = [v is None for v in values]
@@ -174,29 +169,47 @@ class TrailsColumns:
             pa.array([None if v is None else v[i] for v in values], pa.int32())
             for i in range(len(self.labels))
         ]
-        return pa.StructArray.from_arrays(fields, names=self.labels, mask=pa.array(missing))
+        return pa.StructArray.from_arrays(
+            fields, names=self.labels, mask=pa.array(missing, pa.bool_())
+        )
 
     def table(self) -> pa.Table:
         """The rows as a table of the `trails` schema, in the order they were added."""
         schema = trails_schema(self.labels)
+        columns = list(zip(*self.rows)) or [()] * len(self.SCALARS)
         arrays: dict[str, pa.Array] = {
-            name: pa.array(values, schema.field(name).type) for name, values in self.columns.items()
+            name: pa.array(values, schema.field(name).type)
+            for name, values in zip(self.SCALARS, columns)
         }
         steps_type = schema.field("steps").type.value_type
+        flat = list(concatenated.from_iterable(self.steps))
+        kind, _, relation, connective, text = zip(*flat) if flat else ((),) * 5
+        distractor = [
+            step.field in fields
+            for steps, fields in zip(self.steps, self.distractors)
+            for step in steps
+        ]
         arrays["steps"] = pa.ListArray.from_arrays(
-            pa.array(self.step_offsets, pa.int32()),
+            pa.array([0, *accumulate(map(len, self.steps))], pa.int32()),
             pa.StructArray.from_arrays(
-                [pa.array(v, f.type) for v, f in zip(self.steps, steps_type)],
+                [
+                    pa.array(v, f.type)
+                    for v, f in zip((kind, relation, connective, text, distractor), steps_type)
+                ],
                 fields=list(steps_type),
             ),
         )
+        ops = [op for op, _ in self.mutations]
         arrays["mutation"] = pa.StructArray.from_arrays(
-            [pa.array(self.ops, pa.string()), pa.array(self.details, pa.string())],
+            [pa.array(ops, pa.string()), pa.array([d for _, d in self.mutations], pa.string())],
             names=["op", "detail"],
-            mask=pa.array([op is None for op in self.ops]),
+            mask=pa.array([op is None for op in ops], pa.bool_()),
         )
-        for name, values in self.per_tokenizer.items():
-            arrays[name] = self._per_tokenizer(values)
+        by_tokenizer = list(zip(*self.per_tokenizer)) or [()] * 3
+        for name, values in zip(
+            ("token_distance", "base_token_distance", "n_tokens"), by_tokenizer
+        ):
+            arrays[name] = self._per_tokenizer(list(values))
         return pa.Table.from_arrays([arrays[name] for name in schema.names], schema=schema)
 
 
