@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from trailforge.inputs import load_inputs
 from trailforge.plan import plan
 from trailforge.recipe import load_recipe
@@ -23,3 +25,23 @@ def test_a_shard_without_rows_makes_an_empty_trails_table():
     table = TrailsColumns(["o200k_base", "cl100k_base"]).table()
     assert table.num_rows == 0
     assert table.schema == trails_schema(["o200k_base", "cl100k_base"])
+
+
+def test_a_shard_freezes_what_was_alive_and_hands_it_back():
+    import gc
+
+    from trailforge.shard import collecting_only_new_objects
+
+    alive = gc.get_freeze_count()
+    with pytest.raises(RuntimeError):
+        with collecting_only_new_objects():
+            assert gc.get_freeze_count() > alive  # the objects alive on entry are frozen
+            raise RuntimeError("a failing shard")
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
+    gc.freeze()  # a caller that froze objects itself keeps them frozen
+    try:
+        with collecting_only_new_objects():
+            pass
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
