@@ -179,6 +179,16 @@ def test_view_must_print_the_conclusion_connective(templates):
         Renderer(templates, {}).render(spec(), STEPS)
 
 
+@pytest.mark.parametrize("body", [None, "{% for s in steps %}{{ s.connective }"])
+def test_a_missing_or_broken_view_is_a_template_error(templates, body):
+    if body is not None:
+        (templates / "views" / "broken.j2").write_text(body)
+    with pytest.raises(TemplateError) as info:
+        Renderer(templates, {}).render(spec(view="broken"), STEPS)
+    assert info.value.file.endswith("views/broken.j2")
+    assert ("prose" in info.value.hint) if body is None else info.value.line == 1
+
+
 def test_missing_role_lists_available(templates):
     with pytest.raises(TemplateError) as info:
         Renderer(templates, {}).render(spec(role="pirate"), STEPS)

@@ -383,6 +383,8 @@ class Renderer:
         skeleton serves every voice and domain. Checked once per view on its syntax tree."""
         if view not in self._voice_free:
             name = f"views/{view}.j2"
+            if name not in self._views:  # a missing view or a syntax error: a TemplateError
+                self._views[name] = self._load(name)
             tree = self.env.parse(self.env.loader.get_source(self.env, name)[0])  # type: ignore[union-attr]
             reaches_out = (nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport)
             printed = sum(
