@@ -167,13 +167,13 @@ def frame_splits(recipe: Recipe, content: Content) -> dict[tuple[str, str], str]
         bounds.append(total)
     splits = {}
     for domain in content.domains.values():
-        ranked = sorted(
-            (f for f in domain.frames if not f.held_out),
-            key=lambda f: unit_interval(recipe.seed, "split", domain.name, f.id),
+        ranked = sorted(  # ids, not frames: a generated domain's frames unpack one at a time
+            (f.id for f in domain.frames if not f.held_out),
+            key=lambda frame_id: unit_interval(recipe.seed, "split", domain.name, frame_id),
         )
-        for rank, frame in enumerate(ranked):
+        for rank, frame_id in enumerate(ranked):
             position = (rank + 0.5) / len(ranked)
-            splits[domain.name, frame.id] = next(
+            splits[domain.name, frame_id] = next(
                 (n for n, b in zip(names, bounds) if position < b), names[-1]
             )
     return splits

@@ -67,13 +67,12 @@ def plan(inputs: Inputs) -> list[WorkItem]:
     combos = list(product(recipe.roles, recipe.views))
     judges = {role for role in recipe.roles if inputs.renderer.judges(role)}
     items = []
-    for gene in recipe.curriculum:
-        stage, chain = gene.stage, inputs.grammar.stages[gene.stage]
-        per_frame = gene.trails_per_frame or recipe.trails_per_frame
-        for domain in inputs.content.domains.values():
-            if gene.domains != "all" and domain.name not in gene.domains:
-                continue
-            for frame in domain.frames:
+    for domain in inputs.content.domains.values():
+        genes = [g for g in recipe.curriculum if g.domains == "all" or domain.name in g.domains]
+        for frame in domain.frames:  # each frame once: a generated domain unpacks it per visit
+            for gene in genes:
+                stage, chain = gene.stage, inputs.grammar.stages[gene.stage]
+                per_frame = gene.trails_per_frame or recipe.trails_per_frame
                 if not _usable(frame, chain) or (
                     frame.logic is not None and stage not in world_stages(recipe, frame)
                 ):

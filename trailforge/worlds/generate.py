@@ -26,10 +26,11 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Sequence
 
-from ..content import Domain, Flip, Frame, word_pattern
+from ..content import Domain, Flip, Frame, PackedFrames, word_pattern
 from ..errors import ContentError
 from ..seeding import item_rng
 from ..yamlio import LineDict, load_yaml
@@ -358,6 +359,10 @@ def world_domain(banks: Banks, seed: int, count: int, ood: int = 0) -> Domain:
                 "ones",
                 hint="add names, states, kinds or skills to the banks, or ask for fewer frames",
             )
-    frames = [world_frame(banks, seed, i) for i in range(count)]
-    frames += [world_frame(banks, seed, i, ood=True) for i in range(ood)]
-    return Domain(name="worlds", title="Logic", frames=tuple(frames), synonyms=())
+    frames = PackedFrames(
+        chain(
+            (world_frame(banks, seed, i) for i in range(count)),
+            (world_frame(banks, seed, i, ood=True) for i in range(ood)),
+        )
+    )
+    return Domain(name="worlds", title="Logic", frames=frames, synonyms=())
