@@ -12,9 +12,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from trailforge.distance import token_distance
 from trailforge.tokenize import load_tokenizer
 from trailforge.tokenize.local import (
     COMPILED,
+    measure,
+    reference_measure,
     reference_splice,
     reference_token_starts,
     splice,
@@ -68,6 +71,43 @@ def test_compiled_splice_equals_the_reference(tiktokens, text, first, second):
         assert _same(again, reference), tok.label
 
 
+@given(text=texts, first=edits, second=edits, cutoff=st.integers(0, 4))
+def test_compiled_measure_equals_the_reference(tiktokens, text, first, second, cutoff):
+    """The engine's measure step: the same encoding (or none) and the same distance, capped."""
+    child = apply(text, first)
+    for tok in tiktokens:
+        window, parent = _window_encoder(tok), tok.encode(text)
+        starts_of = lambda ids: tok.encode(tok.decode(ids)).starts  # noqa: E731
+        got = measure(utf8(text), parent, utf8(child), window, starts_of, cutoff)
+        expected = reference_measure(utf8(text), parent, utf8(child), window, cutoff)
+        assert got[1] == expected[1], tok.label
+        assert (got[0] is None) == (expected[0] is None) == (not 0 < got[1] <= cutoff)
+        full = token_distance(parent.ids, tok.encode(child).ids)
+        assert got[1] == (full if full <= cutoff else cutoff + 1)
+        if got[0] is not None:
+            assert got[0].ids == expected[0].ids == tok.encode(child).ids
+            assert got[0].starts == expected[0].starts
+            grandchild = apply(child, second)  # a measured variant measures its own edits
+            again = measure(utf8(child), got[0], utf8(grandchild), window, starts_of, 9)
+            assert again[1] == min(token_distance(got[0].ids, tok.encode(grandchild).ids), 10)
+
+
+def test_every_backend_measures_edits_for_the_engine(tiktokens):
+    """`edit_measure` is the backend's own compiled step where it has one, else its encode_edit
+    and the distance of the changed spans: both give the same answer."""
+    from trailforge.tokenize import edit_measure
+    from trailforge.tokenize.base import measured
+
+    text = "Suppose the steel rod is heated evenly, so it expands along its length."
+    for child in (text.replace("evenly", "slowly"), text, text.replace("steel rod", "beam")):
+        for tok in tiktokens:
+            parent = tok.encode(text)
+            got = edit_measure(tok)(text, parent, child, 1)
+            expected = measured(tok.encode_edit(text, parent, child), 1)
+            assert got[1] == expected[1]
+            assert (got[0] and got[0].ids) == (expected[0] and expected[0].ids)
+
+
 @given(
     ids=st.lists(st.integers(0, 99), max_size=50),
     lengths=st.lists(st.integers(0, 9), min_size=100, max_size=100),
@@ -85,6 +125,10 @@ def test_compiled_splice_rejects_wrong_arguments(tiktokens):
         _splice.splice_bytes(b"a b", b"a c", [1, 2], [0, 1], lambda window: None)
     with pytest.raises(IndexError, match="token id 7"):
         _splice.token_starts([7, 0], [1, 2])
+    with pytest.raises(TypeError, match="6 arguments"):
+        _splice.measure_bytes(b"a b", b"a c", [1, 2], [0, 1], len)
+    with pytest.raises(ValueError, match="cutoff"):
+        _splice.measure_bytes(b"a b", b"a c", [1, 2], [0, 1], len, -1)
 
 
 def test_default_build_is_byte_identical_without_the_compiled_loop(

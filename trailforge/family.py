@@ -18,7 +18,7 @@ from typing import Iterator, Sequence
 from .distance import char_distance, token_distance
 from .mutate import Edit, MutationContext, Mutator
 from .render import Renderer, Trail
-from .tokenize import Encoded, Tokenizer
+from .tokenize import Encoded, Tokenizer, edit_measure
 
 #: Proposals one mutator may make for one edit before the engine gives up on it.
 MAX_TRIES = 24
@@ -131,6 +131,7 @@ class FamilyGrower:
     ) -> None:
         self.renderer = renderer
         self.tokenizers = tuple(tokenizers)
+        self._measures = tuple(edit_measure(t) for t in self.tokenizers)
         self.mutators = mutators  # op -> a prepared mutator (mutate.prepare_mutators)
         self.bound = bound
         self.flip_bound = bound if flip_bound is None else flip_bound
@@ -147,18 +148,17 @@ class FamilyGrower:
             return None
         encoded, distances = [], []
         bound = self.bound if self.mutators[op].meaning_preserving else self.flip_bound
-        for tok, parent_encoded in zip(self.tokenizers, parent.encoded):
+        for tok, measure, parent_encoded in zip(self.tokenizers, self._measures, parent.encoded):
             # Only the window around the edit is re-encoded; the distance between the changed
             # spans equals the distance between the whole id lists.
-            splice = tok.encode_edit(parent.trail.text, parent_encoded, edit_trail.text)
-            d = token_distance(splice.old, splice.new, cutoff=bound)
+            new, d = measure(parent.trail.text, parent_encoded, edit_trail.text, bound)
             if d == 0:
                 self.stats.rejected[op]["no_token_change"] += 1
                 return None
-            if d > bound:
+            if d > bound or new is None:
                 self.stats.rejected[op][f"over_bound:{tok.label}"] += 1
                 return None
-            encoded.append(splice.encoded)
+            encoded.append(new)
             distances.append(d)
         if parent is base:
             return tuple(encoded), tuple(distances), tuple(distances)

@@ -12,7 +12,7 @@ import random
 
 def stable_hash(*parts: object) -> str:
     """A hex sha256 of the parts' string forms, separated unambiguously."""
-    joined = "".join(f"{part!r}\x1f" for part in parts)
+    joined = "\x1f".join(map(repr, parts)) + "\x1f" if parts else ""  # each part, then \x1f
     return hashlib.sha256(joined.encode("utf-8")).hexdigest()
 
 

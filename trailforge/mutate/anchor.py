@@ -16,9 +16,9 @@ from ..render import Trail
 from .base import Edit, MutationContext, MutatorSetup, shuffled, with_step
 
 
-def anchored(text: str, tags: tuple[str, ...]) -> bool:
-    """Whether `text` already carries one of the tags."""
-    return any(part.strip() and part.strip() in text for tag in tags for part in tag.split("{}"))
+def tag_marks(tags: tuple[str, ...]) -> tuple[str, ...]:
+    """The literal pieces of the tags ("[!]" of "[!] {}"): a text holding one carries a tag."""
+    return tuple(dict.fromkeys(p.strip() for tag in tags for p in tag.split("{}") if p.strip()))
 
 
 class AnchorMutator:
@@ -29,6 +29,7 @@ class AnchorMutator:
     def __init__(self, tags: tuple[str, ...] = (), in_completion: bool = False) -> None:
         self.tags = tags  # e.g. "[!] {}": `{}` is the anchored words
         self.in_completion = in_completion
+        self._marks = tag_marks(tags)
 
     @classmethod
     def prepared(cls, setup: MutatorSetup) -> "AnchorMutator":
@@ -36,7 +37,7 @@ class AnchorMutator:
         return cls(tuple(anchors.tags), anchors.in_completion)
 
     def propose(self, trail: Trail, ctx: MutationContext, rng: random.Random) -> Iterator[Edit]:
-        if not self.tags or any(anchored(s.text, self.tags) for s in trail.steps):
+        if not self.tags or any(m in s.text for s in trail.steps for m in self._marks):
             return  # one anchor a trail: a walk does not pile tags up
         last = len(trail.steps) - 1
         candidates: list[tuple[int, str, str]] = []

@@ -31,7 +31,7 @@ from typing import Callable, Sequence
 from ..errors import TokenizerError
 from ..recipe import split_label
 from ..registry import Lazy, Registry
-from .base import Encoded, Splice, Tokenizer
+from .base import EditMeasure, Encoded, Splice, Tokenizer, edit_measure
 from .local import is_local_pipeline
 from .tiktoken_backend import tiktoken_names
 
@@ -110,10 +110,12 @@ def load_tokenizers(specs: Sequence[str], base_dir: Path | None = None) -> list[
 
 
 __all__ = [
+    "EditMeasure",
     "Encoded",
     "Splice",
     "Tokenizer",
     "TOKENIZERS",
+    "edit_measure",
     "is_local_pipeline",
     "load_tokenizer",
     "load_tokenizers",

@@ -7,6 +7,7 @@ import hashlib
 import re
 from typing import Callable, NamedTuple, Protocol, Sequence
 
+from ..distance import token_distance
 from ..errors import TokenizerError
 
 
@@ -65,6 +66,33 @@ def whole(tokenizer: Tokenizer, parent: Encoded, text: str) -> Splice:
     two whole id lists."""
     new = tokenizer.encode(text)
     return Splice(new, parent.ids, new.ids)
+
+
+def measured(splice: Splice, cutoff: int) -> tuple[Encoded | None, int]:
+    """A splice's encoding and the token distance of its spans (`cutoff + 1` when over it); no
+    encoding (None) when the distance is 0 or over the cutoff."""
+    distance = token_distance(splice.old, splice.new, cutoff=cutoff)
+    return (splice.encoded if 0 < distance <= cutoff else None), distance
+
+
+#: (parent text, parent encoding, text, cutoff) -> (text's encoding or None, token distance)
+EditMeasure = Callable[[str, Encoded, str, int], tuple[Encoded | None, int]]
+
+
+def edit_measure(tokenizer: Tokenizer) -> EditMeasure:
+    """What the family engine measures of an edit with `tokenizer`: the text's encoding from its
+    parent's and their token distance (`measured`), through the backend's own `measure_edit`
+    where it has one (tiktoken: one compiled call), else its `encode_edit`."""
+    own = getattr(tokenizer, "measure_edit", None)
+    if own is not None:
+        return own
+
+    def by_splice(
+        parent_text: str, parent: Encoded, text: str, cutoff: int
+    ) -> tuple[Encoded | None, int]:
+        return measured(tokenizer.encode_edit(parent_text, parent, text), cutoff)
+
+    return by_splice
 
 
 def label_of(text: str) -> str:

@@ -11,6 +11,7 @@ from functools import lru_cache
 from itertools import accumulate
 from typing import Any, Callable
 
+from ..distance import token_distance
 from .base import Encoded, Splice
 
 try:  # the compiled inner loop (trailforge/tokenize/_splice.c), built by `pip install` where gcc is
@@ -156,6 +157,34 @@ def splice(
         else lambda: starts_of(ids)
     )
     return Splice(Encoded(ids, child), old_ids, window_ids)
+
+
+def reference_measure(
+    old: Any, parent: Encoded, new: Any, encode_window: Window, cutoff: int
+) -> tuple[Encoded | None, int]:
+    """`new`'s encoding and its token edit distance to `parent` (`cutoff + 1` when over it); no
+    encoding (None) when the distance is 0 or over the cutoff, since no such variant is kept."""
+    spliced = reference_splice(old, parent, new, encode_window)
+    distance = token_distance(spliced.old, spliced.new, cutoff=cutoff)
+    return (spliced.encoded if 0 < distance <= cutoff else None), distance
+
+
+def measure(
+    old: Any,
+    parent: Encoded,
+    new: Any,
+    encode_window: Window,
+    starts_of: Callable[[list[int]], list[int]],
+    cutoff: int,
+) -> tuple[Encoded | None, int]:
+    """`reference_measure`, in one compiled call for bytes where it is built: splice, then the
+    distance between the swapped spans (`starts_of` as in `splice`)."""
+    if _compiled is None or not isinstance(old, bytes):
+        return reference_measure(old, parent, new, encode_window, cutoff)
+    ids, _, _, _, _, _, distance = _compiled.measure_bytes(
+        old, new, parent.ids, parent.starts, encode_window, cutoff
+    )
+    return (None if ids is None else Encoded(ids, lambda: starts_of(ids))), distance
 
 
 def reference_token_starts(ids: list[int], lengths: list[int]) -> list[int]:

@@ -7,8 +7,8 @@ import json
 from typing import Callable, Sequence
 
 from ..errors import TokenizerError
-from .base import Encoded, Splice, label_of, sha256_of, whole
-from .local import splice, token_starts, utf8, window_cache
+from .base import Encoded, Splice, label_of, measured, sha256_of, whole
+from .local import measure, splice, token_starts, utf8, window_cache
 
 #: tiktoken encodings whose split pattern is known to split at every safe cut and to read no
 #: further than the cut's space before it: no look-behind, letter runs stop at a space, and every
@@ -75,6 +75,16 @@ class TiktokenTokenizer:
         if not self.local:
             return whole(self, parent, text)
         return splice(utf8(parent_text), parent, utf8(text), self._cached_window, self._byte_starts)
+
+    def measure_edit(
+        self, parent_text: str, parent: Encoded, text: str, cutoff: int
+    ) -> tuple[Encoded | None, int]:
+        """`encode_edit` and the token distance of the edit in one step (`base.measure_edit`)."""
+        if not self.local:
+            return measured(whole(self, parent, text), cutoff)
+        return measure(
+            utf8(parent_text), parent, utf8(text), self._cached_window, self._byte_starts, cutoff
+        )
 
     def decode(self, ids: Sequence[int]) -> str:
         return self._encoding.decode(list(ids))
