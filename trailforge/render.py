@@ -181,6 +181,9 @@ class Renderer:
         self._voice_lines: dict[tuple[str, str, int, bool], Voice] = {}
         self._voice_free: dict[str, bool] = {}  # view -> whether it only prints voice fields
         self._registers: dict[tuple, dict[str, tuple[str, ...]]] = {}
+        # The last spec rendered, its voice and its skeletons' key prefix: a family's proposals
+        # all share their parent's spec, so this is looked up once per family, not per proposal.
+        self._last: tuple[TrailSpec | None, Voice, tuple] = (None, Voice("", "", ""), ())
 
     def available(self, folder: str) -> list[str]:
         return sorted(p.stem for p in (self.template_dir / folder).glob("*.j2"))
@@ -396,18 +399,21 @@ class Renderer:
             self._voice_free[view] = printed == named and not any(tree.find_all(reaches_out))
         return self._voice_free[view]
 
+    def _skeleton_prefix(self, spec: TrailSpec) -> tuple:
+        """What, besides the steps' layout, tells one skeleton from another: view, role and
+        validity, and the voice and domain unless the view only prints them."""
+        voiced = self._places_voice(spec.view)
+        return (spec.view, spec.role, spec.valid) + (() if voiced else (spec.voice, spec.domain))
+
     def _skeleton(
-        self, spec: TrailSpec, steps: tuple[Step, ...], voice: "Voice"
+        self, spec: TrailSpec, steps: tuple[Step, ...], voice: "Voice", key: tuple
     ) -> _Skeleton | None:
         """The view's output with a placeholder for every step's connective and text (and for the
         voice's intro, outro and domain title where the view only prints them), if the view only
-        places those strings (checked on two probes); else None (always render with Jinja)."""
-        layout = tuple(map(_LAYOUT, steps))
-        voiced = self._places_voice(spec.view)
-        key = (spec.view, spec.role, spec.valid, layout) + (
-            () if voiced else (spec.voice, spec.domain)
-        )
+        places those strings (checked on two probes); else None (always render with Jinja).
+        `key`: `_skeleton_prefix(spec)` and the steps' layout."""
         if key not in self._skeletons:
+            voiced = self._places_voice(spec.view)
             n = 2 * len(steps)
             placeholders = tuple(
                 step._replace(connective=_placeholder(2 * i), text=_placeholder(2 * i + 1))
@@ -452,8 +458,19 @@ class Renderer:
         Views that only place step strings are rendered once per layout into a skeleton and then
         filled by substitution, which gives the same text as Jinja (checked) many times faster.
         """
-        voice = self._voice_of(spec)
-        skeleton = self._skeleton(spec, steps, voice) if self.skeletons else None
+        last, voice, prefix = self._last
+        if spec is not last:  # specs are frozen: the same object has the same voice and prefix
+            voice = self._voice_of(spec)
+            prefix = self._skeleton_prefix(spec) if self.skeletons else ()
+            self._last = (spec, voice, prefix)
+        skeleton = None
+        if self.skeletons:
+            key = (prefix, tuple(map(_LAYOUT, steps)))
+            skeleton = (
+                self._skeletons[key]
+                if key in self._skeletons
+                else self._skeleton(spec, steps, voice, key)
+            )
         if skeleton is not None:
             raw, cut = skeleton.fill(steps, voice)
             lead = len(raw) - len(raw.lstrip())

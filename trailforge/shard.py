@@ -174,10 +174,8 @@ def _part_keys(ids: Sequence[str], key_of: dict[str, str], family_of: dict[str, 
 
 def _write_part(table: pa.Table, keys: list[str], blocks: list[str], path: Path) -> str:
     """Rows sorted by key, with the key of their merge block (see `write._Part`) as `_key`."""
-    order = sorted(range(len(keys)), key=keys.__getitem__)
-    table = table.take(pa.array(order, pa.int64())).append_column(
-        KEY, pa.array([blocks[i] for i in order], pa.string())
-    )
+    order = pc.sort_indices(pa.array(keys, pa.string()))  # stable; UTF-8 sorts as code points
+    table = table.take(order).append_column(KEY, pa.array(blocks, pa.string()).take(order))
     path.parent.mkdir(parents=True, exist_ok=True)
     write_part([table], table.schema, path)
     return sha256_file(path)

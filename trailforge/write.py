@@ -17,6 +17,7 @@ from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from importlib import metadata
+from itertools import chain as concatenated
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -200,10 +201,11 @@ def version_workspace(final: Path, fingerprint: str, resume: bool = False) -> It
 MERGE_BATCH = 1024
 #: At most this many part files are read at once; more are first merged into sorted runs.
 FAN_IN = 64
-#: Part files are temporary Arrow IPC files: no Parquet encoding to pay twice, and zstd-compressed
-#: batches (smaller than snappy Parquet) that the merge decompresses one at a time.
+#: Part files are temporary Arrow IPC files: no Parquet encoding to pay twice, and lz4-compressed
+#: batches that the merge decompresses one at a time (lz4 writes 1.5x and reads 3x faster than
+#: zstd; the parts take 1.7x the disk, still a fraction of the rows' size in memory).
 PART_SUFFIX = ".arrow"
-_PART_WRITE = ipc.IpcWriteOptions(compression="zstd")
+_PART_WRITE = ipc.IpcWriteOptions(compression="lz4")
 
 
 def write_part(tables: Iterable[pa.Table], schema: pa.Schema, path: Path) -> None:
@@ -268,20 +270,44 @@ class _Part:
 
 def _ordered(parts: Sequence[Path], key: str, size: int) -> Iterator[pa.Table]:
     """The rows of sorted parts in key order, `size` rows per table (the last may be shorter).
-    Only block keys go through Python; rows move as Arrow slices."""
+    Only block keys go through Python; rows move as Arrow slices, one per part and table, put in
+    order by one gather (a family a slice would make thousands of tiny pieces per table)."""
     readers = [_Part(p, key) for p in parts]
-    pieces: list[pa.RecordBatch] = []
+    order: list[tuple[int, int]] = []  # (part, rows) of the table being gathered, in key order
     have = 0
     for _, part, count in heapq.merge(*(r.blocks(i) for i, r in enumerate(readers))):
         while count:
             n = min(count, size - have)
-            pieces += readers[part].take(n)
+            order.append((part, n))
             have, count = have + n, count - n
             if have == size:
-                yield pa.Table.from_batches(pieces).combine_chunks()
-                pieces, have = [], 0
-    if pieces:
-        yield pa.Table.from_batches(pieces).combine_chunks()
+                yield _gathered(readers, order)
+                order, have = [], 0
+    if order:
+        yield _gathered(readers, order)
+
+
+def _gathered(readers: Sequence[_Part], order: Sequence[tuple[int, int]]) -> pa.Table:
+    """The rows that `order` takes from the readers ((part, rows) runs), as one table in that
+    order: each part's rows come off as one slice, then a gather interleaves the runs."""
+    taken = [0] * len(readers)
+    for part, n in order:
+        taken[part] += n
+    offset = [0] * len(readers)  # where each part's rows start in the gathered pieces
+    pieces: list[pa.RecordBatch] = []
+    for part, n in enumerate(taken):
+        if n:
+            offset[part] = sum(batch.num_rows for batch in pieces)
+            pieces += readers[part].take(n)
+    indices = []
+    for part, n in order:
+        indices.append(range(offset[part], offset[part] + n))
+        offset[part] += n
+    table = pa.Table.from_batches(pieces)
+    if sum(map(bool, taken)) == 1:
+        return table.combine_chunks()  # one part's rows: already in order
+    gather = pa.array(list(concatenated.from_iterable(indices)), pa.int64())
+    return table.take(gather).combine_chunks()
 
 
 def merge_run(parts: Sequence[Path], key: str, run: Path) -> Path:
