@@ -62,3 +62,49 @@ def test_background_runs_give_the_same_shards_in_any_arrival_order(tmp_path, mon
     assert len(merged) == 4 and sum(p.name.startswith("run-") for p in merged) == 3
     assert _merged(merged, tmp_path / "early") == direct
     assert runs.parts("rows", "test") == []
+
+
+def test_ordered_gives_every_row_once_in_key_order_whatever_the_table_size(tmp_path):
+    parts = _parts(tmp_path, 6, random.Random(3))
+    every = pa.concat_tables(pa.ipc.open_file(pa.OSFile(str(p))).read_all() for p in parts)
+    # blocks in key order, each block's rows in their part's order
+    expected = [r for _, r in sorted(zip(every[KEY].to_pylist(), every["row"].to_pylist()))]
+    for size in (1, 5, 7, 1000):
+        tables = list(write._ordered(parts, KEY, size))
+        assert all(t.num_rows == size for t in tables[:-1]) and 0 < tables[-1].num_rows <= size
+        assert all(t["row"].num_chunks == 1 for t in tables)
+        assert pa.concat_tables(tables)["row"].to_pylist() == expected
+
+
+def test_ahead_hands_over_items_and_the_producers_error_and_stops_when_left():
+    import threading
+
+    with write._ahead(iter(range(5))) as items:
+        assert list(items) == [0, 1, 2, 3, 4]
+
+    def failing():
+        yield 1
+        raise OSError("disk full")
+
+    with write._ahead(failing()) as items:
+        assert next(items) == 1
+        try:
+            next(items)
+        except OSError as exc:
+            assert str(exc) == "disk full"
+        else:
+            raise AssertionError("the producer's error was not raised")
+
+    produced = []
+
+    def endless():
+        n = 0
+        while True:
+            produced.append(n)
+            yield n
+            n += 1
+
+    with write._ahead(endless(), depth=2) as items:
+        assert next(items) == 0
+    assert not any(t.name == "trailforge-merge-ahead" for t in threading.enumerate())
+    assert len(produced) <= 5  # stopped soon after the consumer left, not run on

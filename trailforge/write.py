@@ -13,13 +13,15 @@ import json
 import math
 import os
 import shutil
+import threading
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from importlib import metadata
 from itertools import chain as concatenated
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from queue import Empty, Full, Queue
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -28,6 +30,8 @@ import pyarrow.parquet as pq
 
 from .errors import OutputError
 from .layout import parse_shard, shard_path, tokenizer_copy
+
+T = TypeVar("T")
 
 ROWS_PER_FILE = 50_000
 PARQUET_OPTIONS: dict[str, Any] = {
@@ -199,6 +203,9 @@ def version_workspace(final: Path, fingerprint: str, resume: bool = False) -> It
 
 #: Rows each part contributes to the merge at a time, and the record-batch size of part files.
 MERGE_BATCH = 1024
+#: Threads that write the merged rows' configs (each config's file is written by one at a time):
+#: two wrote the default recipe's four configs 1.4x faster than one; four, 1.5x, for 100 MB more.
+WRITERS = 2
 #: At most this many part files are read at once; more are first merged into sorted runs.
 FAN_IN = 64
 #: Part files are temporary Arrow IPC files: no Parquet encoding to pay twice, and lz4-compressed
@@ -392,43 +399,106 @@ def merge_parts(
     """K-way merge of sorted part files by `key` into Hub-style shards of one split, written for
     every config in `sinks` (config -> row-wise projection of the merged rows, and its schema).
 
-    Memory holds at most FAN_IN readers and one row group of rows, whatever the size of the split.
+    Memory holds at most FAN_IN readers and four row groups of rows (two merged ahead, one being
+    merged, one being written), whatever the size of the split.
     A projection may keep fewer rows than it is given (a filter); a config left with no rows in
     the split gets no files. Returns (config, path, rows) for every file written.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     group = PARQUET_OPTIONS["row_group_size"]
-    tables = _ordered(_runs(list(parts), key, workdir), key, group)
     count = max(1, math.ceil(total / rows_per_file))
     written = []
-    for index in range(count):
-        n = min(rows_per_file, total - index * rows_per_file)
-        paths = {config: shard_path(directory, config, split, index, count) for config in sinks}
-        with ExitStack() as stack:
-            writers = {}
-            for config, path in paths.items():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                writers[config] = stack.enter_context(
-                    pq.ParquetWriter(
-                        path,
-                        sinks[config][1],
-                        compression=PARQUET_OPTIONS["compression"],
-                        compression_level=PARQUET_OPTIONS["compression_level"],
+    # Arrow releases the GIL while it decodes, gathers and encodes: the next row group is merged
+    # in one thread while the configs' files are written in others (the same tables, in the same
+    # order, go to each file, so the bytes are those of one thread doing it all).
+    with (
+        _ahead(_ordered(_runs(list(parts), key, workdir), key, group)) as tables,
+        ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="trailforge-write") as pool,
+    ):
+        for index in range(count):
+            n = min(rows_per_file, total - index * rows_per_file)
+            paths = {config: shard_path(directory, config, split, index, count) for config in sinks}
+            with ExitStack() as stack:
+                writers = {}
+                for config, path in paths.items():
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    writers[config] = stack.enter_context(
+                        pq.ParquetWriter(
+                            path,
+                            sinks[config][1],
+                            compression=PARQUET_OPTIONS["compression"],
+                            compression_level=PARQUET_OPTIONS["compression_level"],
+                        )
                     )
-                )
-            rows = dict.fromkeys(sinks, 0)
-            for _ in range(math.ceil(n / group)):
-                table = next(tables)
-                for config, (project, schema) in sinks.items():
-                    projected = project(table)
-                    rows[config] += projected.num_rows
-                    writers[config].write_table(projected.select(schema.names).cast(schema))
-        written += [(config, path, rows[config]) for config, path in paths.items()]
+                rows = dict.fromkeys(sinks, 0)
+                for _ in range(math.ceil(n / group)):
+                    table = next(tables)
+                    writes = {
+                        config: pool.submit(_write_projected, table, *sink, writers[config])
+                        for config, sink in sinks.items()
+                    }
+                    for config, write in writes.items():
+                        rows[config] += write.result()
+            written += [(config, path, rows[config]) for config, path in paths.items()]
     empty = {config for config in sinks if not any(n for c, _, n in written if c == config)}
     for config, path, _ in written:
         if config in empty:
             path.unlink()
     return [entry for entry in written if entry[0] not in empty]
+
+
+def _write_projected(
+    table: pa.Table, project: Projection, schema: pa.Schema, writer: pq.ParquetWriter
+) -> int:
+    """Write a config's projection of merged rows; returns how many rows it kept."""
+    projected = project(table)
+    writer.write_table(projected.select(schema.names).cast(schema))
+    return projected.num_rows
+
+
+@contextmanager
+def _ahead(items: Iterator[T], depth: int = 2) -> Iterator[Iterator[T]]:
+    """`items`, produced in a background thread up to `depth` ahead of the consumer. An error in
+    the producer is raised in the consumer; leaving the block stops the producer."""
+    queue: Queue[tuple[bool, Any]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        queue.put((True, item), timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put((False, None))
+        except BaseException as exc:  # handed to the consumer
+            queue.put((False, exc))
+
+    def consume() -> Iterator[T]:
+        while True:
+            more, item = queue.get()
+            if not more:
+                if item is not None:
+                    raise item
+                return
+            yield item
+
+    producer = threading.Thread(target=produce, name="trailforge-merge-ahead", daemon=True)
+    producer.start()
+    try:
+        yield consume()
+    finally:
+        stop.set()
+        while producer.is_alive():  # unblock a producer waiting to put
+            try:
+                queue.get(timeout=0.1)
+            except Empty:
+                pass
+        producer.join()
 
 
 def write_json(path: Path, data: Any) -> None:
