@@ -20,7 +20,7 @@ from contextlib import ExitStack, contextmanager
 from importlib import metadata
 from itertools import chain as concatenated
 from pathlib import Path
-from queue import Empty, Full, Queue
+from queue import Queue
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import pyarrow as pa
@@ -399,8 +399,8 @@ def merge_parts(
     """K-way merge of sorted part files by `key` into Hub-style shards of one split, written for
     every config in `sinks` (config -> row-wise projection of the merged rows, and its schema).
 
-    Memory holds at most FAN_IN readers and four row groups of rows (two merged ahead, one being
-    merged, one being written), whatever the size of the split.
+    Memory holds at most FAN_IN readers and two row groups of rows (one being written, the next
+    being merged), whatever the size of the split.
     A projection may keep fewer rows than it is given (a filter); a config left with no rows in
     the split gets no files. Returns (config, path, rows) for every file written.
     """
@@ -457,30 +457,31 @@ def _write_projected(
 
 
 @contextmanager
-def _ahead(items: Iterator[T], depth: int = 2) -> Iterator[Iterator[T]]:
-    """`items`, produced in a background thread up to `depth` ahead of the consumer. An error in
-    the producer is raised in the consumer; leaving the block stops the producer."""
-    queue: Queue[tuple[bool, Any]] = Queue(maxsize=depth)
+def _ahead(items: Iterator[T]) -> Iterator[Iterator[T]]:
+    """`items`, each produced in a background thread while the consumer works on the one before
+    (never more than that one ahead: memory holds two items). An error in the producer is raised
+    in the consumer; leaving the block stops the producer."""
+    handed: Queue[tuple[bool, Any]] = Queue()
+    wanted = threading.Semaphore(0)  # items the producer may make before the consumer asks again
     stop = threading.Event()
 
     def produce() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        queue.put((True, item), timeout=0.1)
-                        break
-                    except Full:
-                        continue
+                handed.put((True, item))
+                while not wanted.acquire(timeout=0.1):
+                    if stop.is_set():
+                        return
                 if stop.is_set():
                     return
-            queue.put((False, None))
+            handed.put((False, None))
         except BaseException as exc:  # handed to the consumer
-            queue.put((False, exc))
+            handed.put((False, exc))
 
     def consume() -> Iterator[T]:
         while True:
-            more, item = queue.get()
+            more, item = handed.get()
+            wanted.release()  # the consumer is done with the item before: make the next one
             if not more:
                 if item is not None:
                     raise item
@@ -493,11 +494,6 @@ def _ahead(items: Iterator[T], depth: int = 2) -> Iterator[Iterator[T]]:
         yield consume()
     finally:
         stop.set()
-        while producer.is_alive():  # unblock a producer waiting to put
-            try:
-                queue.get(timeout=0.1)
-            except Empty:
-                pass
         producer.join()
 
 
