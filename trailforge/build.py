@@ -62,12 +62,9 @@ class TrailsColumns:
     at the end (Arrow builds whole columns many times faster than it converts row dicts, and
     nested columns are assembled from flat lists)."""
 
-    SCALARS = (
-        "id",
+    #: Columns the same for every row of a family: converted once per family, then repeated.
+    FAMILY_SCALARS = (
         "family_id",
-        "parent_id",
-        "depth",
-        "walk",
         "split",
         "stage",
         "rarity",
@@ -77,11 +74,18 @@ class TrailsColumns:
         "view",
         "frame_id",
         "template_id",
+        "valid",
+    )
+    #: Columns of each row.
+    SCALARS = (
+        "id",
+        "parent_id",
+        "depth",
+        "walk",
         "text",
         "prompt",
         "completion",
         "conclusion",
-        "valid",
         "expected",
         "logic",
         "label_flipped",
@@ -90,6 +94,8 @@ class TrailsColumns:
 
     def __init__(self, labels: Sequence[str]) -> None:
         self.labels = list(labels)
+        self.families: list[tuple] = []  # one tuple of FAMILY_SCALARS values a family
+        self.family_of_row: list[int] = []  # each row's family, an index into `families`
         self.rows: list[tuple] = []  # one tuple of SCALARS values a row, transposed in `table`
         self.steps: list[tuple[Step, ...]] = []  # each row's steps
         self.distractors: list[frozenset[str]] = []  # each row's frame's distractor fields
@@ -110,6 +116,22 @@ class TrailsColumns:
         row_ids: list[str] = []
         programs: dict[tuple, str] = {}  # a world frame's logic JSON per (fields shown, flip)
         valid = not item.broken
+        self.family_of_row += [len(self.families)] * len(family)
+        self.families.append(
+            (  # in FAMILY_SCALARS order
+                family_id,
+                split,
+                item.stage,
+                family_rarity,
+                chain.qualified_name,
+                item.domain,
+                item.role,
+                item.view,
+                item.frame_id,
+                family[0].trail.template_id,  # a family's members share their base's spec
+                valid,
+            )
+        )
         for member in family:
             trail = member.trail
             parent = None if member.parent is None else row_ids[member.parent]
@@ -128,24 +150,13 @@ class TrailsColumns:
             self.rows.append(
                 (  # in SCALARS order
                     row_ids[-1],
-                    family_id,
                     parent,
                     member.depth,
                     member.walk,
-                    split,
-                    item.stage,
-                    family_rarity,
-                    chain.qualified_name,
-                    item.domain,
-                    item.role,
-                    item.view,
-                    item.frame_id,
-                    trail.template_id,
                     trail.text,
                     trail.prompt,
                     trail.completion,
                     trail.conclusion,
-                    valid,
                     expected,
                     logic,
                     member.label_flipped,
@@ -156,11 +167,7 @@ class TrailsColumns:
             self.distractors.append(frame.distractors)
             self.mutations.append((member.op, member.detail))
             self.per_tokenizer.append(
-                (
-                    member.distance,
-                    member.base_distance,
-                    tuple(len(encoded.ids) for encoded in member.encoded),
-                )
+                (member.distance, member.base_distance, tuple([len(e.ids) for e in member.encoded]))
             )
 
     def _per_tokenizer(self, values: list[tuple[int, ...] | None]) -> pa.StructArray:
@@ -181,6 +188,10 @@ class TrailsColumns:
             name: pa.array(values, schema.field(name).type)
             for name, values in zip(self.SCALARS, columns)
         }
+        family_columns = list(zip(*self.families)) or [()] * len(self.FAMILY_SCALARS)
+        family_of_row = pa.array(self.family_of_row, pa.int32())
+        for name, values in zip(self.FAMILY_SCALARS, family_columns):
+            arrays[name] = pa.array(values, schema.field(name).type).take(family_of_row)
         steps_type = schema.field("steps").type.value_type
         flat = list(concatenated.from_iterable(self.steps))
         kind, _, relation, connective, text = zip(*flat) if flat else ((),) * 5

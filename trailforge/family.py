@@ -108,7 +108,7 @@ def rarity(ids: Sequence[int], vocab_size: int) -> float:
     """
     if not ids:
         return 0.0
-    return round(sum(math.log1p(i) for i in ids) / (len(ids) * math.log(max(vocab_size, 2))), 6)
+    return round(sum(map(math.log1p, ids)) / (len(ids) * math.log(max(vocab_size, 2))), 6)
 
 
 def encode_all(tokenizers: Sequence[Tokenizer], text: str) -> tuple[Encoded, ...]:
