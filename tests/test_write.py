@@ -109,3 +109,19 @@ def test_ahead_hands_over_items_and_the_producers_error_and_stops_when_left():
         assert next(items) == 1
     assert not any(t.name == "trailforge-merge-ahead" for t in threading.enumerate())
     assert len(produced) <= 3  # at most one item ahead of the consumer, then stopped
+
+
+def test_importing_trailforge_asks_arrow_for_the_system_allocator_unless_told_otherwise():
+    import os
+    import subprocess
+    import sys
+
+    code = "import trailforge, pyarrow as pa; print(pa.default_memory_pool().backend_name)"
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    chosen = [
+        subprocess.run(
+            [sys.executable, "-c", code], env=extra, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for extra in (env, {**env, "ARROW_DEFAULT_MEMORY_POOL": "mimalloc"})
+    ]
+    assert chosen == ["system", "mimalloc"]
