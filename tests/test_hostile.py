@@ -4,6 +4,7 @@ file and line where there is one, and nothing written or lost."""
 from __future__ import annotations
 
 import errno
+import threading
 
 import pytest
 from click.testing import CliRunner
@@ -62,6 +63,29 @@ def test_a_full_disk_keeps_the_finished_shards_for_resume(mini_copy, monkeypatch
         load_recipe(mini_copy / "trailforge.yaml"), workers=1, shard_size=10, resume=True
     )
     assert resumed.resumed_shards >= 2 and (out / "0.0.1" / "manifest.json").is_file()
+
+
+@pytest.mark.parametrize("failing", ["_write_projected", "_gathered"])
+def test_a_full_disk_inside_the_merge_threads_is_an_output_error(mini_copy, monkeypatch, failing):
+    """The merge writes in a thread pool and merges ahead in a producer thread: a failure in
+    either reaches the user as the same OutputError, with no version folder and shards kept."""
+    from trailforge import factory, write
+    from trailforge.recipe import load_recipe
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(write, failing, disk_full)
+        with pytest.raises(OutputError, match="No space left on device") as info:
+            factory.build_version(
+                load_recipe(mini_copy / "trailforge.yaml"), workers=1, shard_size=10
+            )
+    assert "--resume" in info.value.hint
+    out = mini_copy / "out" / "mini"
+    assert not (out / "0.0.1").exists()
+    assert list(out.glob(".tmp-0.0.1-*/_parts/done/*.json"))
+    assert not any(t.name.startswith("trailforge-") for t in threading.enumerate())
 
 
 VIEW_TAIL = "{% for s in steps %}{{ s.connective }} {{ s.text }}{% endfor %}"

@@ -276,7 +276,6 @@ def build_version(
                 runs,
             )
             phase("merging")
-            pa.default_memory_pool().release_unused()  # what the shards freed, before the merge
             files, sizes = _merge(temp, parts_dir, recipe, labels, results, runs)
         phase("writing metadata")
         shutil.rmtree(parts_dir)
