@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trailforge.content import PackedFrames, check_clause, word_pattern
+from trailforge.content import GeneratedFrames, check_clause, word_pattern
 from trailforge.errors import ContentError
 from trailforge.worlds.generate import (
     STAGE_FIELDS,
@@ -147,24 +147,26 @@ def test_generation_is_deterministic_and_distinct():
         assert len({f.logic.row_json(fields) for f in first.frames}) == 300
 
 
-def test_a_world_domain_keeps_its_frames_packed_and_gives_them_back_whole():
+def test_a_world_domain_makes_its_frames_on_use_and_gives_them_back_whole():
     import pickle
 
     domain = world_domain(BANKS, seed=3, count=40, ood=5)
     frames = domain.frames
-    assert isinstance(frames, PackedFrames) and len(frames) == 45
+    assert isinstance(frames, GeneratedFrames) and len(frames) == 45
     made = [world_frame(BANKS, 3, i) for i in range(40)] + [
         world_frame(BANKS, 3, i, ood=True) for i in range(5)
     ]
     assert list(frames) == made and frames[-1] == made[-1] and frames[2:4] == made[2:4]
     assert domain.frame_ids() == tuple(f.id for f in made)
+    assert domain.split_frame_ids() == [f.id for f in made if not f.held_out]
+    assert len(domain.split_frame_ids()) == 40
     assert domain.frame("world-ood-000003") == made[43]
     assert domain.frame(made[7].id) is domain.frame(made[7].id)  # recently used: kept
     with pytest.raises(IndexError):
         frames[45]
-    # it travels to workers as its packed bytes
+    # it travels to workers as how to make the frames: the banks, the seed and the ids
     assert list(pickle.loads(pickle.dumps(frames))) == made
-    assert len(pickle.dumps(frames)) < 45 * 2500  # about 8 KB each as Python objects
+    assert len(pickle.dumps(frames)) < len(pickle.dumps(BANKS)) + 45 * 40
 
 
 def test_ood_vocabulary_never_reaches_other_frames():

@@ -9,12 +9,11 @@ docs/content.md for the authoring rules these checks enforce.
 
 from __future__ import annotations
 
-import pickle
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence, overload
+from typing import Any, Callable, Iterator, Sequence, overload
 
 from .errors import ContentError
 from .yamlio import LineDict, LineList, line_at, load_yaml
@@ -92,25 +91,27 @@ class Frame:
     held_out: bool = False  # its families go to the `ood` split only (unseen vocabulary)
 
 
-class PackedFrames(Sequence[Frame]):
-    """Frames kept pickled, for domains of generated frames: a world frame is about 8 KB of
-    Python objects and under 2 KB pickled, so 10^5 of them hold about 200 MB instead of 800.
-    Each access unpickles (tens of microseconds); the most recently used frames are kept."""
+#: Frames of a generated domain kept once made (a shard visits each of its frames a few times).
+RECENT_FRAMES = 1024
 
-    def __init__(self, frames: Iterable[Frame] = ()) -> None:
-        packed, ids = [], []
-        for frame in frames:  # one frame alive at a time
-            packed.append(pickle.dumps(frame, protocol=pickle.HIGHEST_PROTOCOL))
-            ids.append(frame.id)
-        self._packed: tuple[bytes, ...] = tuple(packed)
+
+class GeneratedFrames(Sequence[Frame]):
+    """The frames of a generated domain, made on access by `make(index)`, a pure function of the
+    index: 10^5 world frames are never all held, in the driver or in a worker (a world frame is
+    about 8 KB of Python objects, and making one again costs about what unpickling it twice
+    does). Ids and held-out ids are known without making a frame; the most recently used
+    frames are kept."""
+
+    def __init__(
+        self, make: Callable[[int], Frame], ids: Sequence[str], held_out: frozenset[str]
+    ) -> None:
+        self.make = make
         self.ids: tuple[str, ...] = tuple(ids)
-        self._recent = lru_cache(maxsize=1024)(self._unpacked)
-
-    def _unpacked(self, index: int) -> Frame:
-        return pickle.loads(self._packed[index])
+        self.held_out = held_out
+        self._recent = lru_cache(maxsize=RECENT_FRAMES)(make)
 
     def __len__(self) -> int:
-        return len(self._packed)
+        return len(self.ids)
 
     @overload
     def __getitem__(self, index: int) -> Frame: ...
@@ -120,7 +121,7 @@ class PackedFrames(Sequence[Frame]):
 
     def __getitem__(self, index: int | slice) -> Frame | list[Frame]:
         if isinstance(index, slice):
-            return [self._unpacked(i) for i in range(*index.indices(len(self)))]
+            return [self.make(i) for i in range(*index.indices(len(self)))]
         if index < 0:
             index += len(self)
         if not 0 <= index < len(self):
@@ -128,25 +129,18 @@ class PackedFrames(Sequence[Frame]):
         return self._recent(index)
 
     def __iter__(self) -> Iterator[Frame]:
-        """Every frame in order, unpickled one at a time (passes over all frames do not flush
-        the recently used ones)."""
-        return map(self._unpacked, range(len(self)))
+        """Every frame in order, made one at a time (a pass over all frames keeps none)."""
+        return map(self.make, range(len(self)))
 
-    def __reduce__(self) -> tuple[Any, ...]:  # to workers: the packed bytes, not the cache
-        return (_packed_frames, (self._packed, self.ids))
-
-
-def _packed_frames(packed: tuple[bytes, ...], ids: tuple[str, ...]) -> PackedFrames:
-    frames = PackedFrames()
-    frames._packed, frames.ids = packed, ids
-    return frames
+    def __reduce__(self) -> tuple[Any, ...]:  # to workers: how to make frames, not the cache
+        return (GeneratedFrames, (self.make, self.ids, self.held_out))
 
 
 @dataclass(frozen=True)
 class Domain:
     name: str
     title: str
-    frames: Sequence[Frame]  # a tuple, or PackedFrames for generated frames
+    frames: Sequence[Frame]  # a tuple, or GeneratedFrames for generated frames
     synonyms: tuple[tuple[str, ...], ...]
 
     def frame(self, frame_id: str) -> Frame:
@@ -159,9 +153,17 @@ class Domain:
 
     def frame_ids(self) -> tuple[str, ...]:
         """Every frame's id, in order."""
-        if isinstance(self.frames, PackedFrames):
+        if isinstance(self.frames, GeneratedFrames):
             return self.frames.ids
         return tuple(frame.id for frame in self.frames)
+
+    def split_frame_ids(self) -> list[str]:
+        """The ids of the frames that go to the splits (not `held_out`), in order, without
+        making a generated frame."""
+        if isinstance(self.frames, GeneratedFrames):
+            held_out = self.frames.held_out
+            return [frame_id for frame_id in self.frames.ids if frame_id not in held_out]
+        return [frame.id for frame in self.frames if not frame.held_out]
 
 
 @dataclass(frozen=True)

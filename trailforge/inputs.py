@@ -167,8 +167,8 @@ def frame_splits(recipe: Recipe, content: Content) -> dict[tuple[str, str], str]
         bounds.append(total)
     splits = {}
     for domain in content.domains.values():
-        ranked = sorted(  # ids, not frames: a generated domain's frames unpack one at a time
-            (f.id for f in domain.frames if not f.held_out),
+        ranked = sorted(  # ids, not frames: a generated domain makes no frame for this
+            domain.split_frame_ids(),
             key=lambda frame_id: unit_interval(recipe.seed, "split", domain.name, frame_id),
         )
         for rank, frame_id in enumerate(ranked):

@@ -69,7 +69,7 @@ def plan(inputs: Inputs) -> list[WorkItem]:
     items = []
     for domain in inputs.content.domains.values():
         genes = [g for g in recipe.curriculum if g.domains == "all" or domain.name in g.domains]
-        for frame in domain.frames:  # each frame once: a generated domain unpacks it per visit
+        for frame in domain.frames:  # each frame once: a generated domain makes it per visit
             for gene in genes:
                 stage, chain = gene.stage, inputs.grammar.stages[gene.stage]
                 per_frame = gene.trails_per_frame or recipe.trails_per_frame

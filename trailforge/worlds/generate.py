@@ -26,11 +26,11 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from itertools import chain
+from functools import partial
 from pathlib import Path
 from typing import Sequence
 
-from ..content import Domain, Flip, Frame, PackedFrames, word_pattern
+from ..content import Domain, Flip, Frame, GeneratedFrames, word_pattern
 from ..errors import ContentError
 from ..seeding import item_rng
 from ..yamlio import LineDict, load_yaml
@@ -331,7 +331,7 @@ def _draw(
         ),
     )
     return Frame(
-        id=f"world-{'ood-' if ood else ''}{index:06d}",
+        id=world_frame_id(index, ood),
         domain="worlds",
         fields=fields,
         flips=flips,
@@ -349,8 +349,21 @@ def _draw(
     )
 
 
+def world_frame_id(index: int, ood: bool = False) -> str:
+    """The id of world frame number `index`."""
+    return f"world-{'ood-' if ood else ''}{index:06d}"
+
+
+def _numbered_frame(banks: Banks, seed: int, count: int, number: int) -> Frame:
+    """Frame `number` of a world domain: the `count` frames, then its ood frames."""
+    if number >= count:
+        return world_frame(banks, seed, number - count, ood=True)
+    return world_frame(banks, seed, number)
+
+
 def world_domain(banks: Banks, seed: int, count: int, ood: int = 0) -> Domain:
-    """A domain of `count` world frames (and `ood` more from the ood vocabulary)."""
+    """A domain of `count` world frames (and `ood` more from the ood vocabulary), each made when
+    it is used (`GeneratedFrames`)."""
     for number, ood_frame in ((count, False), (ood, True)):
         if number > core_count(banks, ood_frame):
             raise ContentError(
@@ -359,10 +372,10 @@ def world_domain(banks: Banks, seed: int, count: int, ood: int = 0) -> Domain:
                 "ones",
                 hint="add names, states, kinds or skills to the banks, or ask for fewer frames",
             )
-    frames = PackedFrames(
-        chain(
-            (world_frame(banks, seed, i) for i in range(count)),
-            (world_frame(banks, seed, i, ood=True) for i in range(ood)),
-        )
+    held_out = [world_frame_id(i, ood=True) for i in range(ood)]
+    frames = GeneratedFrames(
+        partial(_numbered_frame, banks, seed, count),
+        [world_frame_id(i) for i in range(count)] + held_out,
+        frozenset(held_out),
     )
     return Domain(name="worlds", title="Logic", frames=frames, synonyms=())
