@@ -76,6 +76,26 @@ def test_ordered_gives_every_row_once_in_key_order_whatever_the_table_size(tmp_p
         assert pa.concat_tables(tables)["row"].to_pylist() == expected
 
 
+def _batch_sizes(path) -> list[int]:
+    reader = pa.ipc.open_file(pa.OSFile(str(path)))
+    return [reader.get_batch(i).num_rows for i in range(reader.num_record_batches)]
+
+
+def test_wide_rows_get_smaller_part_batches_and_the_same_merged_bytes(tmp_path, monkeypatch):
+    (tmp_path / "whole").mkdir()
+    whole_parts = _parts(tmp_path / "whole", 5, random.Random(5))
+    assert all(len(_batch_sizes(p)) == 1 for p in whole_parts)  # 12-36 rows: one batch each
+    whole = _merged(whole_parts, tmp_path / "whole")
+    monkeypatch.setattr(write, "MERGE_BATCH_BYTES", 100)  # rows of about 16 bytes: 6 a batch
+    (tmp_path / "narrow").mkdir()
+    narrow_parts = _parts(tmp_path / "narrow", 5, random.Random(5))
+    for path in narrow_parts:
+        rows = pa.ipc.open_file(pa.OSFile(str(path))).read_all()
+        cap = write.batch_rows(rows)
+        assert 1 < cap < 12 and max(_batch_sizes(path)) == cap
+    assert _merged(narrow_parts, tmp_path / "narrow") == whole
+
+
 def test_ahead_hands_over_items_and_the_producers_error_and_stops_when_left():
     import threading
 

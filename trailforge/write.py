@@ -201,8 +201,13 @@ def version_workspace(final: Path, fingerprint: str, resume: bool = False) -> It
         raise
 
 
-#: Rows each part contributes to the merge at a time, and the record-batch size of part files.
+#: Rows each part contributes to the merge at a time, and the record-batch size of part files,
+#: at most: a batch also holds at most MERGE_BATCH_BYTES of rows, since the merge holds about
+#: one batch per part (64) and rows can be wide (a worlds `trails` row is about 2.3 KB with its
+#: `logic` column, where the default recipe's are under 1 KB). The layout of a part's batches
+#: never changes the merged bytes.
 MERGE_BATCH = 1024
+MERGE_BATCH_BYTES = 1 << 20
 #: Threads that write the merged rows' configs (each config's file is written by one at a time):
 #: on 16,000 families' parts two wrote the default recipe's four configs about 1.3x faster than
 #: one; four were a little faster still but held about 80 MB more (measured under mimalloc).
@@ -217,10 +222,18 @@ _PART_WRITE = ipc.IpcWriteOptions(compression="lz4")
 
 
 def write_part(tables: Iterable[pa.Table], schema: pa.Schema, path: Path) -> None:
-    """Write tables (already in order) as one part file of MERGE_BATCH-row batches."""
+    """Write tables (already in order) as one part file of batches of `batch_rows(table)` rows."""
     with ipc.new_file(path, schema, options=_PART_WRITE) as writer:
         for table in tables:
-            writer.write_table(table, max_chunksize=MERGE_BATCH)
+            writer.write_table(table, max_chunksize=batch_rows(table))
+
+
+def batch_rows(table: pa.Table) -> int:
+    """Rows per part batch for rows like `table`'s: MERGE_BATCH, or fewer where that many would
+    hold more than MERGE_BATCH_BYTES."""
+    if not table.num_rows:
+        return MERGE_BATCH
+    return max(1, min(MERGE_BATCH, MERGE_BATCH_BYTES * table.num_rows // max(1, table.nbytes)))
 
 
 def _part_batches(path: Path) -> Iterator[pa.RecordBatch]:
