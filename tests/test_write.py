@@ -96,6 +96,16 @@ def test_wide_rows_get_smaller_part_batches_and_the_same_merged_bytes(tmp_path, 
     assert _merged(narrow_parts, tmp_path / "narrow") == whole
 
 
+def test_the_merge_gives_freed_memory_back_after_each_row_group(tmp_path, monkeypatch):
+    monkeypatch.setitem(write.PARQUET_OPTIONS, "row_group_size", 10)
+    calls = []
+    monkeypatch.setattr(write, "_give_back_freed_memory", lambda: calls.append(1))
+    parts = _parts(tmp_path, 4, random.Random(2))
+    rows = sum(pa.ipc.open_file(pa.OSFile(str(p))).read_all().num_rows for p in parts)
+    _merged(parts, tmp_path / "merged")
+    assert len(calls) == -(-rows // 10)
+
+
 def test_ahead_hands_over_items_and_the_producers_error_and_stops_when_left():
     import threading
 
