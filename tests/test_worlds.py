@@ -329,4 +329,35 @@ def test_asking_for_more_worlds_than_the_banks_allow_is_a_clear_error(mini_copy)
     )
     result = CliRunner().invoke(main, ["build", "--recipe", str(recipe)])
     assert result.exit_code == 2 and "distinct ones" in result.output
+    assert "banks.yaml" in result.output
+    assert not (mini_copy / "out").exists()
+
+
+def test_banks_whose_words_always_collide_are_a_clear_error_before_anything_is_written(
+    mini_copy,
+):
+    """Frames are made when the plan first visits them: a frame that cannot be drawn without
+    an anchor occurring twice fails the build there, before any shard or version folder."""
+    from click.testing import CliRunner
+
+    from trailforge.cli import main
+
+    text = (ROOT / "content" / "worlds" / "banks.yaml").read_text()
+    banks = mini_copy / "banks.yaml"
+    states = "states: [hurt, sick, tired, cold, wet, hungry, sore, scared, lame, weak]"
+    assert states in text
+    # every place names every state: the premise (anchored on its state) says it twice
+    places = "places: [in this hurt sick tired cold wet hungry sore scared lame weak land, " + (
+        "in this weak lame scared sore hungry wet cold tired sick hurt land]"
+    )
+    start = text.index("places:")
+    banks.write_text(text[:start] + places + "\n" + text[text.index("names:") :])
+    recipe = mini_copy / "trailforge.yaml"
+    recipe.write_text(
+        recipe.read_text() + f"worlds: {{frames: 5, ood_frames: 1, banks: {banks}}}\n"
+    )
+    result = CliRunner().invoke(main, ["build", "--recipe", str(recipe)])
+    assert result.exit_code == 2, result.output
+    assert "do not collide" in result.output and "Traceback" not in result.output
+    assert "banks.yaml" in result.output  # the file to fix
     assert not (mini_copy / "out").exists()

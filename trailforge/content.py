@@ -98,7 +98,7 @@ RECENT_FRAMES = 1024
 class GeneratedFrames(Sequence[Frame]):
     """The frames of a generated domain, made on access by `make(index)`, a pure function of the
     index: 10^5 world frames are never all held, in the driver or in a worker (a world frame is
-    about 8 KB of Python objects, and making one again costs about what unpickling it twice
+    about 8 KB of Python objects, and making one again costs what unpickling it two or three times
     does). Ids and held-out ids are known without making a frame; the most recently used
     frames are kept."""
 

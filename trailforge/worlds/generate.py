@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Sequence
@@ -54,6 +54,7 @@ class Banks:
     ood_skills: tuple[tuple[str, str, str], ...]
     states: tuple[str, ...]
     items: tuple[str, ...]
+    path: Path | None = field(default=None, compare=False)  # the file, for errors
 
     def vocabulary(
         self, ood: bool
@@ -122,7 +123,7 @@ def load_banks(path: Path) -> Banks:
                 line=data.key_lines.get(f"ood_{key}"),
                 hint="an ood entry must never occur in train",
             )
-    return Banks(**values)
+    return Banks(**values, path=path)
 
 
 @dataclass(frozen=True)
@@ -225,6 +226,7 @@ def world_frame(banks: Banks, seed: int, index: int, ood: bool = False) -> Frame
             return frame
     raise ContentError(
         "the word banks are too small to draw a world frame whose words do not collide",
+        file=banks.path,
         hint="add places, names, kinds or skills to the banks",
     )
 
@@ -370,6 +372,7 @@ def world_domain(banks: Banks, seed: int, count: int, ood: int = 0) -> Domain:
                 f"{number:,} {'ood ' if ood_frame else ''}world frames asked for, but "
                 f"the word banks allow {core_count(banks, ood_frame):,} distinct "
                 "ones",
+                file=banks.path,
                 hint="add names, states, kinds or skills to the banks, or ask for fewer frames",
             )
     held_out = [world_frame_id(i, ood=True) for i in range(ood)]
