@@ -190,6 +190,32 @@ def test_bad_banks_are_refused_with_file_and_line(tmp_path):
     path.write_text(text.replace("  - [goat, goats]", "  - [sheep, sheep]"))
     with pytest.raises(ContentError, match="same singular and plural"):
         load_banks(path)
+    with pytest.raises(ContentError, match="must be a file, not a folder") as info:
+        load_banks(tmp_path)  # e.g. `banks: content/worlds`
+    assert info.value.file == str(tmp_path) and info.value.hint
+
+
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        # atoms lowercase names: Pip and pip would be one individual, and their flip a no-op
+        ("names: [Pip, Tam,", "names: [Pip, pip,", "`names` lists 'pip' twice .'Pip' and 'pip'"),
+        ("states: [hurt, sick,", "states: [hurt, hurt,", "`states` lists 'hurt' twice"),
+        ("  - [goat, goats]", "  - [Heron, herons]", "`kinds` lists 'Heron' twice"),
+        ("items: [charm,", "items: [charm, charm,", "`items` lists 'charm' twice"),
+        # a state that is also an ability makes "fly unless fly": no stratification
+        ("states: [hurt, sick,", "states: [fly, sick,", "'fly' in `states` is also 'fly' in"),
+        ("states: [hurt, sick,", "states: [held back, sick,", "the solver's own `held_back`"),
+    ],
+)
+def test_banks_that_repeat_an_entry_or_reuse_a_phrase_are_refused(tmp_path, old, new, message):
+    path = tmp_path / "banks.yaml"
+    text = (ROOT / "content" / "worlds" / "banks.yaml").read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    with pytest.raises(ContentError, match=message) as info:
+        load_banks(path)
+    assert info.value.file == str(path) and info.value.line is not None and info.value.hint
 
 
 @pytest.fixture(scope="module")

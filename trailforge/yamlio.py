@@ -61,8 +61,16 @@ def load_yaml(path: Path, error: type[TrailforgeError], what: str) -> Any:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise error(f"{what} not found", file=path, hint="check the path") from None
+    except IsADirectoryError:
+        raise error(
+            f"{what} must be a file, not a folder", file=path, hint="point the path at a YAML file"
+        ) from None
     except OSError as exc:
-        raise error(f"cannot read {what}: {exc.strerror or exc}", file=path) from None
+        raise error(
+            f"cannot read {what}: {exc.strerror or exc}",
+            file=path,
+            hint="check the file's permissions",
+        ) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -104,6 +104,7 @@ def load_banks(path: Path) -> Banks:
                     line=line,
                 )
         values[key] = tuple(raw if width == 0 else (tuple(e) for e in raw))
+        _refuse_repeats(key, values[key], path, line)
     for key in ("kinds", "ood_kinds"):
         same = [e[0] for e in values[key] if e[0] == e[1]]
         if same:
@@ -123,7 +124,51 @@ def load_banks(path: Path) -> Banks:
                 line=data.key_lines.get(f"ood_{key}"),
                 hint="an ood entry must never occur in train",
             )
+    _refuse_shared_predicates(values, path, data.key_lines)
     return Banks(**values, path=path)
+
+
+def _refuse_repeats(key: str, entries: tuple, path: Path, line: int) -> None:
+    """No entry twice in one list, case aside: atoms lowercase names, and a frame draws its second
+    name, kind, skill or state from the entries unlike the first."""
+    seen: dict[str, str] = {}
+    for entry in entries:
+        word = entry if isinstance(entry, str) else entry[0]
+        first = seen.get(word.lower())
+        if first is not None:
+            raise ContentError(
+                f"word banks: `{key}` lists {word!r} twice"
+                + ("" if first == word else f" ({first!r} and {word!r}: case does not count)"),
+                file=path,
+                line=line,
+                hint="every entry of a list must differ from the others; remove or replace one",
+            )
+        seen[word.lower()] = word
+
+
+def _refuse_shared_predicates(values: dict[str, tuple], path: Path, lines: dict) -> None:
+    """Kinds, skill phrases, states and remedies become the predicates of one individual's atoms:
+    a phrase used in two roles ("fly" as a skill and a state) would make the rules read one fact
+    as another, or depend on themselves."""
+    roles: dict[str, str] = {_atom("held_back", ""): "the solver's own `held_back`"}
+    claims = [
+        *((key, kind) for key in ("kinds", "ood_kinds") for kind, _ in values[key]),
+        *((key, phrase) for key in ("skills", "ood_skills") for e in values[key] for phrase in e),
+        *(("states", state) for state in values["states"]),
+        *(("items", f"wears {_article(item)} {item}") for item in values["items"]),
+    ]
+    for key, phrase in claims:
+        predicate = _atom(phrase.lower(), "")
+        role = f"{phrase!r} in `{key}`"
+        if predicate in roles and roles[predicate] != role:
+            raise ContentError(
+                f"word banks: {role} is also {roles[predicate]}: a world's rules would read one "
+                "as the other",
+                file=path,
+                line=lines.get(key),
+                hint="every kind, skill phrase, state and item must be a phrase of its own",
+            )
+        roles.setdefault(predicate, role)
 
 
 @dataclass(frozen=True)
