@@ -29,6 +29,11 @@ def test_overrides_replace_fields_and_none_keeps_them():
         ("ood: {views: [poster]}", "ood.views ['poster'] are not in views", 5),
         ("anchors: {tags: ['-> {}']}", "reads as logic", 5),
         ("worlds: {frames: 0}", "greater than or equal to 1", 5),
+        # counts are whole numbers as YAML writes them, never a boolean, a string or a float
+        ("worlds: {frames: true}", "valid integer", 5),
+        ("variants_per_trail: '3'", "valid integer", 5),
+        ("seed: 1.5", "valid integer", 5),
+        ("domains: []\nworlds: null", "nothing to build", 6),
     ],
 )
 def test_bad_recipes_point_at_the_line(tmp_path, line, message, lineno):

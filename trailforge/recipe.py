@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -23,6 +24,8 @@ from .yamlio import load_yaml, raise_validation
 VERSION_RE = re.compile(r"\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?")
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 RECIPE_FILE = "trailforge.yaml"
+#: A count or seed as YAML writes it: `true`, `"3"` or `2.0` are refused, not read as numbers.
+Whole = Annotated[int, Strict()]
 
 
 class OOD(BaseModel):
@@ -111,19 +114,19 @@ class Worlds(BaseModel):
     """Generated world frames (docs/worlds.md): a `worlds` domain beside the curated ones."""
 
     model_config = ConfigDict(extra="forbid")
-    frames: int = Field(ge=1)
-    ood_frames: int = Field(default=0, ge=0)  # frames of ood vocabulary, for the `ood` split
+    frames: Whole = Field(ge=1)
+    ood_frames: Whole = Field(default=0, ge=0)  # frames of ood vocabulary, for the `ood` split
     banks: str = "content/worlds/banks.yaml"
-    stages_per_frame: int | None = Field(default=None, ge=1)  # None: every curriculum stage
+    stages_per_frame: Whole | None = Field(default=None, ge=1)  # None: every curriculum stage
 
 
 class StagePlan(BaseModel):
     """One gene of the curriculum: a stage, the domains it draws on and how many trails per frame."""
 
     model_config = ConfigDict(extra="forbid")
-    stage: int = Field(ge=1)
+    stage: Whole = Field(ge=1)
     domains: Literal["all"] | list[str] = "all"
-    trails_per_frame: int | None = Field(default=None, ge=1)
+    trails_per_frame: Whole | None = Field(default=None, ge=1)
 
 
 class Recipe(BaseModel):
@@ -133,7 +136,7 @@ class Recipe(BaseModel):
 
     name: str
     version: str
-    seed: int = 0
+    seed: Whole = 0
     description: str = ""
     grammars: list[str] = Field(default_factory=lambda: ["grammars/ski-chain.yaml"], min_length=1)
     content: str = "content"
@@ -144,17 +147,17 @@ class Recipe(BaseModel):
     curriculum: list[StagePlan] = Field(
         default_factory=lambda: [StagePlan(stage=s) for s in range(1, 6)], min_length=1
     )
-    trails_per_frame: int = Field(default=2, ge=1)
+    trails_per_frame: Whole = Field(default=2, ge=1)
     tokenizers: list[str] = Field(
         default_factory=lambda: ["o200k_base", "cl100k_base"], min_length=1
     )
-    max_token_distance: int = Field(default=2, ge=1, le=16)
+    max_token_distance: Whole = Field(default=2, ge=1, le=16)
     #: The bound for meaning-changing edits (flips): the edited words, the conclusion and, where
     #: the edit changes a step's relation, its connective.
-    max_flip_distance: int = Field(default=3, ge=1, le=16)
-    variants_per_trail: int = Field(default=4, ge=0)
-    walks: int = Field(default=1, ge=0)
-    walk_depth: int = Field(default=3, ge=1)
+    max_flip_distance: Whole = Field(default=3, ge=1, le=16)
+    variants_per_trail: Whole = Field(default=4, ge=0)
+    walks: Whole = Field(default=1, ge=0)
+    walk_depth: Whole = Field(default=3, ge=1)
     mutators: list[str] = Field(
         default_factory=lambda: ["anchor", "synonym", "connective", "filler", "flip"]
     )
@@ -162,7 +165,7 @@ class Recipe(BaseModel):
     #: Share of a judging role's renderings (a role template with `reject`) that show a broken
     #: chain: a conclusion that does not follow, which the role rejects (rows with valid false).
     broken_share: float = Field(default=0.3, ge=0, le=1)
-    worlds: Worlds | None = None
+    worlds: Worlds | None = Field(default=None, validate_default=True)
     splits: dict[str, float] = Field(
         default_factory=lambda: {"train": 0.9, "validation": 0.05, "test": 0.05}
     )
@@ -172,7 +175,7 @@ class Recipe(BaseModel):
     card: CardMeta = Field(default_factory=CardMeta)
     max_drift: MaxDrift | None = None
     output: str = "out"
-    limit: int | None = Field(default=None, ge=1)
+    limit: Whole | None = Field(default=None, ge=1)
     base_dir: Path = Field(default=Path("."), exclude=True)
 
     @field_validator("name")
@@ -223,6 +226,16 @@ class Recipe(BaseModel):
     def stages(self) -> list[int]:
         """Stages in training order."""
         return [p.stage for p in self.curriculum]
+
+    @field_validator("worlds")
+    @classmethod
+    def _something_to_build(cls, v: Worlds | None, info: ValidationInfo) -> Worlds | None:
+        if v is None and info.data.get("domains") == []:
+            raise ValueError(
+                "`domains` is an empty list and there are no `worlds`: nothing to build "
+                "(write `domains: all`, name some domains, or add `worlds`)"
+            )
+        return v
 
     @field_validator("ood")
     @classmethod
