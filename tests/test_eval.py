@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
@@ -97,7 +99,9 @@ def test_eval_runs_on_a_build_with_a_tiny_gpt2(mini_build, tiny_gpt2, tmp_path):
     report = json.loads(out.read_text())
     assert report["families"] >= 1 and out.with_suffix(".png").is_file()
     accuracy = report["recall"]["accuracy_at_1"]
-    assert accuracy["n"] == report["families"] and 0 <= accuracy["value"] <= 1
+    asked = report["families"] - report["families_without_candidates"]
+    assert accuracy["n"] == asked >= 1 and 0 <= accuracy["value"] <= 1
+    assert 2 <= report["candidates_per_trail"]["fewest"] <= report["candidates_per_trail"]["most"]
     assert accuracy["ci95"][0] <= accuracy["value"] <= accuracy["ci95"][1]
     assert math.isfinite(report["damage"]["perplexity"]) and report["damage"]["tokens"] > 0
     assert "conclusion recall" in result.output and "flip sensitivity" in result.output
@@ -134,6 +138,7 @@ def test_eval_runs_on_the_default_build(default_build, tiny_gpt2, tmp_path):
     [
         (["--model", "no/such/folder"], "no model folder"),
         (["--model", "{tiny}", "--split", "nonexistent"], "has no 'nonexistent' rows"),
+        (["--model", "{tiny}", "--device", "tpu"], "unknown device 'tpu'"),
     ],
 )
 def test_eval_bad_input_is_a_clear_error(mini_build, tiny_gpt2, args, message):
@@ -141,6 +146,63 @@ def test_eval_bad_input_is_a_clear_error(mini_build, tiny_gpt2, args, message):
     result = CliRunner().invoke(main, ["eval", str(mini_build), *args])
     assert result.exit_code == 2 and message in result.output
     assert "Traceback" not in result.output
+
+
+def _base_row(family: str, stage: int, conclusion: str, valid: bool = True) -> dict:
+    return {
+        "family_id": family,
+        "depth": 0,
+        "valid": valid,
+        "stage": stage,
+        "domain": "law",
+        "conclusion": conclusion,
+        "mutation": None,
+        "label_flipped": False,
+        "prompt": f"{family} premise.",
+        "completion": f"So {conclusion}.",
+    }
+
+
+def test_a_family_with_no_wrong_conclusion_to_offer_asks_nothing():
+    from trailforge.eval.report import questions
+
+    rows = [
+        _base_row("a", 1, "the bar holds"),
+        _base_row("b", 1, "the bar bends"),
+        _base_row("c", 2, "the claim fails"),  # alone in its stage, no flip: one candidate
+        _base_row("d", 3, "the case is closed", valid=False),  # broken chains are not sampled
+    ]
+    recall, stable, flips, sampled = questions(rows, sample=10, seed=0)
+    assert sampled == {"a", "b", "c"}
+    assert [q.prompt for q in recall] == ["a premise.", "b premise."]
+    assert all(len(q.wrong) == 1 for q in recall) and len(stable) == 2 and not flips
+
+
+def test_a_split_with_nothing_to_ask_is_a_clear_error(mini_build, tiny_gpt2, tmp_path):
+    import pyarrow.parquet as pq
+
+    broken = tmp_path / "broken"  # a copy whose test split holds only broken chains
+    shutil.copytree(mini_build, broken)
+    for path in (broken / "data" / "trails").glob("test-*.parquet"):
+        table = pq.read_table(path)
+        valid = table.schema.get_field_index("valid")
+        pq.write_table(table.set_column(valid, "valid", pa.array([False] * table.num_rows)), path)
+    result = CliRunner().invoke(main, ["eval", str(broken), "--model", str(tiny_gpt2)])
+    assert result.exit_code == 2, result.output
+    assert "no family to ask" in result.output and "Traceback" not in result.output
+
+
+def test_a_cuda_device_without_cuda_is_refused_before_loading(torch_module, monkeypatch):
+    from trailforge.errors import ModelError
+    from trailforge.lm import resolve_device
+
+    monkeypatch.setattr(torch_module.cuda, "is_available", lambda: False)
+    assert resolve_device(torch_module, "auto") == "cpu"
+    assert resolve_device(torch_module, "cpu") == "cpu"
+    for device in ("cuda", "cuda:1"):
+        with pytest.raises(ModelError, match="CUDA is not available") as info:
+            resolve_device(torch_module, device)
+        assert "--device cpu" in info.value.hint
 
 
 def test_eval_refuses_a_model_that_is_not_causal(mini_build, torch_module, wordpiece_path):

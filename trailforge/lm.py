@@ -66,6 +66,25 @@ def _fingerprint(where: str, config: Any) -> str:
     return digest.hexdigest()
 
 
+def resolve_device(torch: Any, device: str) -> str:
+    """`device` checked before any weights are read: `auto` is CUDA where torch sees a GPU, else
+    the CPU; a device torch does not know, or CUDA where it is not available, is a ModelError."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, ValueError):
+        raise ModelError(
+            f"unknown device {device!r}", hint="use auto, cpu, cuda or cuda:N"
+        ) from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ModelError(
+            f"device {device!r} asked for, but CUDA is not available to torch {torch.__version__}",
+            hint="use --device cpu (or auto, which picks CUDA only where there is a GPU)",
+        )
+    return device
+
+
 def load_model(
     spec: str,
     purpose: str,
@@ -77,6 +96,7 @@ def load_model(
     """Load `spec` (a local folder or hf:ORG/NAME; `source` overrides where the files are read
     from). `causal_only` refuses an encoder. Every failure is a ModelError naming the spec."""
     torch = require_torch(purpose)
+    device = resolve_device(torch, device)
     import transformers
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
 
@@ -111,11 +131,13 @@ def load_model(
         loader = AutoModelForCausalLM if causal else AutoModel
         model = loader.from_pretrained(where, local_files_only=local)
     except (OSError, ValueError, KeyError) as exc:
-        raise ModelError(f"cannot load model {spec!r}: {str(exc).splitlines()[0]}") from None
+        raise ModelError(
+            f"cannot load model {spec!r}: {str(exc).splitlines()[0]}",
+            hint="a model folder holds what save_pretrained writes: config.json, the weights "
+            "(model.safetensors or pytorch_model.bin) and the tokenizer's files",
+        ) from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
     model.to(device).eval()  # type: ignore[arg-type]  # transformers' stub types `to` loosely
     return Loaded(model, tokenizer, config, causal, device, torch, _fingerprint(where, config))
 

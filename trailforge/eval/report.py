@@ -45,6 +45,17 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _no_nan(value: Any) -> Any:
+    """The report as strict JSON: a figure with no data (n = 0) is null, not NaN."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_no_nan(v) for v in value]
+    return value
+
+
 def _swap(completion: str, old: str, new: str) -> str:
     return completion.replace(old, new, 1)
 
@@ -52,7 +63,10 @@ def _swap(completion: str, old: str, new: str) -> str:
 def questions(
     rows: list[dict], sample: int, seed: int
 ) -> tuple[list[Question], list[list[Question]], list[Question], set[str]]:
-    """(recall questions, stability families, flip questions, sampled family ids) of a split."""
+    """(recall questions, stability families, flip questions, sampled family ids) of a split.
+
+    A sampled family with no wrong conclusion to offer (no flip, and no other conclusion of its
+    stage in the split) asks nothing: a single candidate would rank first whatever the model."""
     by_family: dict[str, list[dict]] = {}
     for row in rows:
         by_family.setdefault(row["family_id"], []).append(row)
@@ -75,6 +89,8 @@ def questions(
                 + rng.sample(others, min(len(others), CANDIDATES))
             )
         )[:CANDIDATES]
+        if not wrong:  # no flip, and no other conclusion of its stage in the split
+            continue  # one candidate ranks first whatever the model: no question to ask
         group = (f"stage={base['stage']}", f"domain={base['domain']}")
 
         def ask(row: dict, conclusions: list[str]) -> Question:
@@ -112,7 +128,11 @@ def reference_texts(reference: Path) -> list[str]:
         ) from None
     texts = [line.strip() for line in lines if line.strip()]
     if not texts:
-        raise EvalError("the reference text is empty", file=reference)
+        raise EvalError(
+            "the reference text is empty",
+            file=reference,
+            hint="pass a UTF-8 text file with one text a line, or a built version folder",
+        )
     return texts
 
 
@@ -143,13 +163,30 @@ def evaluate(
     step("loading the model")
     scorer = CausalScorer(model, purpose="eval", device=device, batch_size=batch_size)
     recall_qs, families, flip_qs, sampled = questions(rows, sample, seed)
+    if not recall_qs:
+        raise EvalError(
+            f"the {split!r} split has no family to ask: "
+            + (
+                "it holds no valid base trail (only broken chains)"
+                if not sampled
+                else "no sampled family has a wrong conclusion to rank against its own"
+            ),
+            file=directory,
+            hint="pick another --split, or build more families (a larger --limit)",
+        )
     step(f"conclusion recall ({len(recall_qs)} trails)")
+    counts = [1 + len(q.wrong) for q in recall_qs]
     report: dict[str, Any] = {
         "model": model,
         "version": str(directory.name),
         "split": split,
         "families": len(sampled),
-        "candidates_per_trail": 1 + CANDIDATES,
+        "families_without_candidates": len(sampled) - len(recall_qs),
+        "candidates_per_trail": {
+            "most": 1 + CANDIDATES,
+            "mean": round(sum(counts) / len(counts), 3),
+            "fewest": min(counts),
+        },
         "score": "mean log-probability per completion token",
         "recall": measures.recall(recall_qs, scorer.score),
     }
@@ -174,7 +211,7 @@ def evaluate(
         else directory.parent / f"{directory.name}.eval" / _slug(model) / "eval.json"
     )
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(plain, indent=2, allow_nan=True) + "\n", encoding="utf-8")
+    target.write_text(json.dumps(_no_nan(plain), indent=2) + "\n", encoding="utf-8")
     files = [target]
     png = _plot(plain, target.with_suffix(".png"))
     if png:
