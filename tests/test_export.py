@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import datasets
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -59,7 +60,7 @@ def test_llama_factory_has_one_entry_per_config_and_split(mini_build, tmp_path):
     assert info["mini_preference_train"]["ranking"] is True
 
 
-def test_axolotl_snippets_read_the_shards_in_place(mini_build, tmp_path):
+def test_axolotl_snippets_read_the_shards_in_place(mini_build, tmp_path, monkeypatch):
     out = tmp_path / "ax"
     assert (
         CliRunner()
@@ -76,10 +77,17 @@ def test_axolotl_snippets_read_the_shards_in_place(mini_build, tmp_path):
         snippet = yaml.safe_load((out / f"{config}.yaml").read_text())
         train = snippet["datasets"]
         assert len(train) == 1 and train[0]["type"] == kind
-        assert all(f.startswith(f"data/{config}/train-") for f in train[0]["data_files"])
+        folder = mini_build.resolve()
+        assert all(f.startswith(f"{folder}/data/{config}/train-") for f in train[0]["data_files"])
         held = [f for entry in snippet.get("test_datasets", []) for f in entry["data_files"]]
         assert held and not any("/train-" in f for f in held)  # held-out splits stay apart
-        assert set(train[0]["data_files"] + held) == {f for f in files if f"/{config}/" in f}
+        expected = {str(folder / f) for f in files if f"/{config}/" in f}
+        assert set(train[0]["data_files"] + held) == expected
+    # as axolotl loads a local folder with data_files, from a working folder of its own
+    entry = yaml.safe_load((out / "messages.yaml").read_text())["datasets"][0]
+    monkeypatch.chdir(tmp_path)
+    loaded = datasets.load_dataset(entry["ds_type"], data_files=entry["data_files"], split="train")
+    assert loaded.num_rows == _counts(mini_build, "messages")["train"]
     assert yaml.safe_load((out / "preference.yaml").read_text())["rl"] == "dpo"
     assert "&id" not in (out / "prompt_completion.yaml").read_text()
     pc = yaml.safe_load((out / "prompt_completion.yaml").read_text())["datasets"][0]["type"]
@@ -116,3 +124,27 @@ def test_the_api_refuses_an_unknown_format_and_writes_nothing(mini_build, tmp_pa
     with pytest.raises(OutputError, match="unknown export format 'csv'") as info:
         trailforge.export(mini_build, "csv", tmp_path / "out")
     assert "openai" in info.value.hint and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "damage, fmt", [("truncate", "openai"), ("delete", "llama-factory"), ("truncate", "axolotl")]
+)
+def test_a_damaged_shard_is_named_and_no_partial_export_is_left(mini_build, tmp_path, damage, fmt):
+    import shutil
+
+    version = tmp_path / "v"
+    shutil.copytree(mini_build, version)
+    shard = sorted((version / "data" / "messages").glob("*.parquet"))[-1]
+    if damage == "delete":
+        shard.unlink()
+    else:
+        shard.write_bytes(shard.read_bytes()[:300])
+    out = tmp_path / "export"
+    result = CliRunner().invoke(main, ["export", str(version), "--format", fmt, "--out", str(out)])
+    if fmt == "axolotl":  # snippets only name the shards: nothing is read
+        assert result.exit_code == 0, result.output
+        return
+    assert result.exit_code == 2, result.output
+    assert f"cannot read shard data/messages/{shard.name}" in result.output
+    assert "trailforge verify" in result.output and "Traceback" not in result.output
+    assert not out.exists() and not list(tmp_path.glob(".export*"))  # nothing half-written

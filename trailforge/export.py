@@ -7,22 +7,26 @@ stored Parquet batch by batch (never the whole config in memory).
 - llama-factory: `<config>/<split>.jsonl` and a `dataset_info.json` with one entry per config
   and split (`<name>_<config>_<split>`), so evaluation splits are never merged into train.
 - axolotl: `<config>.yaml`, a `datasets:` (or `test_datasets:`) snippet per config with a type
-  axolotl has, reading the version's Parquet shards in place.
+  axolotl has, reading the version's Parquet shards in place (absolute paths: axolotl passes
+  `data_files` to `load_dataset` as they are, so they must not depend on its working folder).
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
 from .dataset import read_manifest
-from .errors import OutputError
+from .errors import DatasetError, OutputError
 from .layout import by_config
 from .registry import Registry
 
@@ -80,9 +84,16 @@ AXOLOTL: dict[str, tuple[dict[str, Any], bool]] = {
 
 def _batches(directory: Path, names: list[str], columns: list[str]) -> Iterator[list[dict]]:
     for name in names:
-        with pq.ParquetFile(directory / name) as file:
-            for batch in file.iter_batches(batch_size=4096, columns=columns):
-                yield batch.to_pylist()
+        try:
+            with pq.ParquetFile(directory / name) as file:
+                for batch in file.iter_batches(batch_size=4096, columns=columns):
+                    yield batch.to_pylist()
+        except (OSError, pa.ArrowException) as exc:
+            raise DatasetError(
+                f"cannot read shard {name}: {str(exc).splitlines()[0]}",
+                file=directory / name,
+                hint="run `trailforge verify` on the version; rebuild it if a file is damaged",
+            ) from None
 
 
 def _write_jsonl(path: Path, rows: Iterator[list[dict]], shape: Callable[[dict], dict]) -> int:
@@ -147,15 +158,17 @@ def _axolotl(directory: Path, name: str, shards: dict, out: Path) -> list[Path]:
         if config not in shards:
             continue
         snippet: dict[str, Any] = {"rl": "dpo"} if rl else {}
+        folder = directory.resolve()
         for key, splits in (
             ("datasets", ["train"]),
             ("test_datasets", [s for s in shards[config] if s != "train"]),
         ):
             entries = [
                 {
-                    "path": str(directory.resolve()),
+                    "path": str(folder),
                     "ds_type": "parquet",
-                    "data_files": shards[config][s],
+                    # absolute: axolotl hands data_files to load_dataset without the folder
+                    "data_files": [str(folder / name) for name in shards[config][s]],
                     "split": "train",
                     **copy.deepcopy(dataset_type),
                 }  # copies: no YAML anchors
@@ -215,11 +228,18 @@ def export(directory: Path, fmt: str, out: Path | None = None) -> list[Path]:
             hint="pass --out to a new folder, or remove the old export",
         )
     shards = by_config(manifest.get("files", {}))
+    partial = target.with_name(f".{target.name}.partial")
     try:
-        return writer(directory, manifest.get("name", "trailforge"), shards, target)
+        shutil.rmtree(partial, ignore_errors=True)  # what an interrupted export left
+        written = writer(directory, manifest.get("name", "trailforge"), shards, partial)
+        partial.mkdir(parents=True, exist_ok=True)  # a version with nothing to export
+        os.replace(partial, target)  # the export appears whole or not at all
     except OSError as exc:
         raise OutputError(
             f"cannot write the export: {exc.strerror or exc}",
             file=target,
             hint="check the folder is writable and the disk has room",
         ) from None
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return [target / path.relative_to(partial) for path in written]
