@@ -77,6 +77,17 @@ def test_tokenizer_dir_finds_the_file_by_its_hash(built, tmp_path):
     )
 
 
+def test_a_damaged_tokenizer_copy_is_a_breach_not_an_unusable_input(built, tmp_path):
+    _, path, _ = built
+    copy = tmp_path / "copy"
+    shutil.copytree(path, copy)
+    (copy / "tokenizers" / "mine.json").write_text("{")
+    result = CliRunner().invoke(main, ["verify", str(copy)])
+    assert result.exit_code == 1, result.output
+    assert "tokenizers/mine.json: sha256 differs" in result.output
+    assert "copy in the version is missing or changed" in result.output
+
+
 def test_a_stray_file_is_a_breach_and_is_never_published(built, tmp_path):
     _, path, _ = built
     copy = tmp_path / "copy"

@@ -38,6 +38,14 @@ def rewrite(version: Path, name: str, rows: list[dict]) -> None:
     (version / "manifest.json").write_text(json.dumps(manifest))
 
 
+def verify_edited(version: Path, edit):
+    """`verify` after `edit(manifest)` changed the version's manifest in place."""
+    manifest = json.loads((version / "manifest.json").read_text())
+    edit(manifest)
+    (version / "manifest.json").write_text(json.dumps(manifest))
+    return run("verify", str(version))
+
+
 TRAIN = "data/trails/train-00000-of-00001.parquet"
 TEST = "data/trails/test-00000-of-00001.parquet"
 
@@ -189,10 +197,7 @@ def test_a_held_out_view_stays_in_ood_and_a_leak_is_caught(mini_copy, tmp_path):
     ],
 )
 def test_a_version_cannot_lie_and_publish_refuses_it(version, edit, message):
-    manifest = json.loads((version / "manifest.json").read_text())
-    edit(manifest)
-    (version / "manifest.json").write_text(json.dumps(manifest))
-    result = run("verify", str(version))
+    result = verify_edited(version, edit)
     assert result.exit_code == 1 and message in result.output, result.output
     result = run("publish", str(version), "--repo-id", "org/name", "--dry-run")
     assert result.exit_code == 2 and "fails verification" in result.output
@@ -203,3 +208,42 @@ def test_a_renamed_version_folder_is_a_breach(version, tmp_path):
     moved = version.rename(tmp_path / "9.9.9")
     result = run("verify", str(moved))
     assert result.exit_code == 1 and "differs from the folder name '9.9.9'" in result.output
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda m: m.update(card=None), "`card` is NoneType, not dict"),
+        (lambda m: m.update(recipe=None), "`recipe` is NoneType, not dict"),
+        (lambda m: m.update(tokenizers=None), "`tokenizers` is NoneType, not list"),
+        (lambda m: m["files"].update({TRAIN: 5}), f"files entry '{TRAIN}' is not a shard entry"),
+        (lambda m: m["files"].update({"data/a/b/c.parquet": {}}), "'data/a/b/c.parquet' is not"),
+        (lambda m: m["files"].update({"../x.parquet": {}}), "'../x.parquet' is not a shard"),
+        (lambda m: m.update(extra=1), "keys no build writes: ['extra']"),
+        (lambda m: m["card"].update(path="stats.json"), "recorded at 'stats.json'"),
+        (lambda m: m["files"][TRAIN].update(bytes=1), "bytes, manifest says 1"),
+    ],
+)
+def test_a_malformed_manifest_is_a_breach_not_a_crash(version, edit, message):
+    result = verify_edited(version, edit)
+    assert result.exit_code == 1 and message in result.output, result.output
+    assert "Traceback" not in result.output and not isinstance(result.exception, Exception)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete"])
+def test_lint_and_diff_name_a_damaged_shard(version, mini_build, damage):
+    shard = version / TRAIN
+    if damage == "delete":
+        shard.unlink()
+    else:
+        shard.write_bytes(shard.read_bytes()[:50])
+    for args in (["lint", str(version)], ["diff", str(mini_build), str(version)]):
+        result = run(*args)
+        assert result.exit_code == 2, result.output
+        assert TRAIN in result.output and "trailforge verify" in result.output
+        assert not isinstance(result.exception, Exception)
+
+
+def test_lint_refuses_a_folder_that_is_not_a_version(tmp_path):
+    result = run("lint", str(tmp_path))
+    assert result.exit_code == 2 and "not a trailforge version folder" in result.output

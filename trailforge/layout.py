@@ -8,6 +8,7 @@ names read back.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Iterable, NamedTuple
 
@@ -27,6 +28,10 @@ class Shard(NamedTuple):
 def shard_name(config: str, split: str, index: int, count: int) -> str:
     """The version-relative name of a config's shard: data/<config>/<split>-0000i-of-0000N.parquet."""
     return f"{DATA}/{config}/{split}-{index:05d}-of-{count:05d}.parquet"
+
+
+#: What `shard_name` writes, and nothing else (no `..`, no absolute or deeper paths).
+SHARD_NAME = re.compile(rf"{DATA}/[A-Za-z0-9_]+/[A-Za-z0-9_]+-\d{{5}}-of-\d{{5}}\.parquet")
 
 
 def shard_glob(config: str, split: str) -> str:

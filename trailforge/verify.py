@@ -25,7 +25,7 @@ from .configs import CONFIGS, Config, row_id, trails_schema
 from .dataset import listed_files, read_manifest, recorded_tokenizer
 from .distance import token_distance
 from .errors import DatasetError, TrailforgeError
-from .layout import parse_shard
+from .layout import SHARD_NAME, parse_shard
 from .recipe import VERSION_RE
 from .seeding import version_fingerprint
 from .tokenize import Tokenizer
@@ -92,6 +92,82 @@ class Report:
         return all(c.ok for c in self.checks)
 
 
+#: The fields of a manifest that verify reads, and the type a build writes each in.
+_MANIFEST_FIELDS: dict[str, type] = {
+    "recipe": dict,
+    "inputs": dict,
+    "tokenizers": list,
+    "rows": dict,
+    "configs": dict,
+    "card": dict,
+    "files": dict,
+}
+#: Every top-level key a build writes (`difficulty_model` only with `difficulty: surprisal`).
+_MANIFEST_KEYS = frozenset(
+    {
+        *_MANIFEST_FIELDS,
+        "name",
+        "version",
+        "trailforge_version",
+        "built_at",
+        "build_seconds",
+        "seed",
+        "inputs_fingerprint",
+        "difficulty_model",
+        "packages",
+    }
+)
+
+
+def _well_formed(manifest: dict[str, Any], check: Check) -> dict[str, Any]:
+    """The manifest with every field verify reads in the type a build writes it in. A field of
+    another type, a file entry that is not a shard of the layout (or points outside the folder),
+    a tokenizer entry without label and spec, or a key no build writes is a breach (an edited
+    manifest); the bad part reads as empty, so every other check still runs."""
+    check.checked += 1
+    shaped = dict(manifest)
+    for key, kind in _MANIFEST_FIELDS.items():
+        if not isinstance(manifest.get(key, kind()), kind):
+            check.fail(
+                f"manifest.json: `{key}` is {type(manifest[key]).__name__}, not "
+                f"{kind.__name__} (an edited manifest?)"
+            )
+            shaped[key] = kind()
+    shaped["files"] = {}
+    for name, entry in (manifest.get("files") or {}).items():
+        if SHARD_NAME.fullmatch(name) and isinstance(entry, dict):
+            shaped["files"][name] = entry
+        else:
+            check.fail(
+                f"manifest.json: files entry {name!r} is not a shard entry "
+                "(data/<config>/<split>-NNNNN-of-NNNNN.parquet with its sha256, rows and bytes)"
+            )
+    shaped["tokenizers"] = [
+        t
+        for t in shaped["tokenizers"]
+        if isinstance(t, dict)
+        and isinstance(t.get("label"), str)
+        and isinstance(t.get("spec"), str)
+        and isinstance(t.get("files", {}), dict)
+    ]
+    if isinstance(manifest.get("tokenizers"), list) and len(shaped["tokenizers"]) != len(
+        manifest["tokenizers"]
+    ):
+        check.fail("manifest.json: a `tokenizers` entry lacks its label, spec or files")
+    unknown = sorted(set(manifest) - _MANIFEST_KEYS)
+    if unknown:
+        check.fail(f"manifest.json: keys no build writes: {unknown}")
+    return shaped
+
+
+def _damaged_copy(directory: Path, entry: dict[str, Any]) -> bool:
+    """Whether a file tokenizer's copy in the version is missing or changed."""
+    return any(
+        not (directory / name).is_file() or sha256_file(directory / name) != digest
+        for name, digest in entry.get("files", {}).items()
+    )
+
+
 def _check_files(directory: Path, manifest: dict[str, Any], check: Check) -> dict[str, int]:
     """sha256 and row count of every listed file; unlisted shards.
 
@@ -107,6 +183,8 @@ def _check_files(directory: Path, manifest: dict[str, Any], check: Check) -> dic
             continue
         if sha256_file(path) != entry.get("sha256"):
             check.fail(f"{name}: sha256 differs from the manifest (the file was changed)")
+        if path.stat().st_size != entry.get("bytes"):
+            check.fail(f"{name}: {path.stat().st_size} bytes, manifest says {entry.get('bytes')!r}")
         try:
             sizes[name] = pq.read_metadata(path).num_rows
         except _READ_ERRORS as exc:
@@ -614,7 +692,12 @@ def _check_card(
             f"README.md: configs {sorted(card_configs)} differ from the files "
             f"{sorted(actual_sizes)}"
         )
-    recorded = manifest.get("card", {}).get("sha256")
+    if manifest["card"].get("path") != "README.md":
+        check.fail(
+            f"manifest.json: the card is recorded at {manifest['card'].get('path')!r}, "
+            "not README.md"
+        )
+    recorded = manifest["card"].get("sha256")
     if recorded is None:
         check.fail("manifest.json: no hash of the card (README.md) is recorded")
     elif sha256_file(path) != recorded:
@@ -733,11 +816,7 @@ def verify(
     manifest, a tokenizer that cannot be loaded here). A file tokenizer is loaded from the
     version's copy, or from `tokenizer_dir` by its sha256."""
     directory = Path(directory)
-    manifest = read_manifest(directory)
-    tokenizers = [
-        (entry, _load(directory, entry, tokenizer_dir)) for entry in manifest.get("tokenizers", [])
-    ]
-    labels = [t["label"] for t in manifest.get("tokenizers", [])]
+    raw = read_manifest(directory)
     checks = {
         name: Check(name)
         for name in (
@@ -759,6 +838,18 @@ def verify(
         if on_step:
             on_step(name)
         return checks[name]
+
+    manifest = _well_formed(raw, checks["manifest is consistent"])
+    labels = [t["label"] for t in manifest["tokenizers"]]
+    tokenizers = []
+    for entry in manifest["tokenizers"]:
+        if tokenizer_dir is None and _damaged_copy(directory, entry):
+            checks["token bound"].fail(
+                f"tokenizer {entry['label']!r}: its copy in the version is missing or changed, "
+                "so the bound is not re-checked under it"
+            )
+            continue
+        tokenizers.append((entry, _load(directory, entry, tokenizer_dir)))
 
     sizes = _check_files(directory, manifest, step("files match manifest"))
     _check_trails(directory, manifest, list(sizes), labels, tokenizers, step)
