@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .dataset import read_manifest
@@ -36,7 +37,7 @@ def _ids(directory: Path, manifest: dict[str, Any]) -> dict[tuple[str, str], set
     for name in manifest.get("files", {}):
         try:
             column = pq.read_table(directory / name, columns=["id"]).column("id").to_pylist()
-        except (OSError, KeyError) as exc:
+        except (OSError, KeyError, pa.ArrowException) as exc:
             raise DatasetError(
                 f"cannot read ids of {name}: {exc}",
                 file=directory,

@@ -24,10 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .content import FUNCTION_WORDS, Content, load_content
+from .dataset import read_manifest
+from .errors import DatasetError
 from .grammar import INFERRED_RELATIONS, Grammar, load_grammar
+from .layout import config_files
 from .mutate.base import connective_key
 from .recipe import Recipe
 from .render import Renderer
@@ -188,7 +192,7 @@ def lint_rows(
     """Findings in a built version's `trails` rows; `registers` holds each role's connectives
     per relation (the grammar's, with the role's own where it has them); a domain with at least
     `min_frames` frames outside `ood` must reach every one of `splits`."""
-    files = sorted((directory / "data" / "trails").glob("*.parquet"))
+    files = config_files(read_manifest(directory)["files"], "trails")
     by_id: dict[str, dict] = {}
     columns = [
         "id",
@@ -202,9 +206,17 @@ def lint_rows(
         "conclusion",
     ]
     located: list[tuple[str, dict]] = []
-    for path in files:
-        name = path.relative_to(directory).as_posix()
-        for row in pq.read_table(path, columns=columns).to_pylist():
+    for name in files:
+        try:
+            rows = pq.read_table(directory / name, columns=columns).to_pylist()
+        except (OSError, pa.ArrowException) as exc:
+            why = "missing" if isinstance(exc, FileNotFoundError) else str(exc).splitlines()[0]
+            raise DatasetError(
+                f"cannot read shard {name}: {why}",
+                file=directory / name,
+                hint="run `trailforge verify` on the version",
+            ) from None
+        for row in rows:
             by_id[row["id"]] = row
             located.append((name, row))
     splits_of: dict[str, set[str]] = defaultdict(set)
