@@ -28,6 +28,27 @@ def test_a_non_utf8_byte_names_its_line(mini_copy):
     assert not (mini_copy / "out").exists()
 
 
+def test_a_non_utf8_template_names_its_line(mini_copy):
+    view = mini_copy / "templates" / "views" / "prose.j2"
+    view.write_bytes(view.read_bytes() + b"\ncaf\xe9\n")
+    result = build(mini_copy / "trailforge.yaml", "--limit", "3")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    line = view.read_bytes().count(b"\n")
+    assert f"prose.j2:{line}" in result.output and "template is not UTF-8" in result.output
+    assert not (mini_copy / "out").exists()
+
+
+def test_a_curriculum_that_selects_nothing_names_the_recipe(mini_copy):
+    recipe = mini_copy / "nothing.yaml"
+    text = (mini_copy / "trailforge.yaml").read_text()
+    start, end = text.index("curriculum:"), text.index("trails_per_frame: 2")
+    recipe.write_text(text[:start] + "curriculum:\n  - {stage: 1, domains: []}\n" + text[end:])
+    result = build(recipe)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "nothing.yaml" in result.output and "selects no base trails" in result.output
+    assert not (mini_copy / "out").exists()
+
+
 def test_an_empty_domains_list_says_so(mini_copy):
     recipe = mini_copy / "trailforge.yaml"
     recipe.write_text(recipe.read_text() + "domains: []\n")

@@ -34,6 +34,7 @@ def test_overrides_replace_fields_and_none_keeps_them():
         ("variants_per_trail: '3'", "valid integer", 5),
         ("seed: 1.5", "valid integer", 5),
         ("domains: []\nworlds: null", "nothing to build", 6),
+        ("mutators: []", "no mutators, yet variants_per_trail", 5),
     ],
 )
 def test_bad_recipes_point_at_the_line(tmp_path, line, message, lineno):
@@ -64,3 +65,18 @@ def test_curriculum_stages_once(tmp_path):
     with pytest.raises(RecipeError, match="each stage may appear once") as info:
         load_recipe(path)
     assert info.value.line == 5
+
+
+def test_how_a_tokenizer_path_is_spelled_changes_nothing_recorded():
+    from trailforge.recipe import recorded_spec
+
+    spellings = ["mine=tk/tokenizer.json", "mine=./tk/tokenizer.json", "mine=tk//tokenizer.json"]
+    assert {recorded_spec(s) for s in spellings} == {"mine=tk/tokenizer.json"}
+    recipes = [load_recipe(ROOT / "trailforge.yaml", tokenizers=[s]) for s in spellings[:2]]
+    assert recipes[0].resolved() == recipes[1].resolved()  # so the same inputs fingerprint
+    assert recorded_spec("/home/someone/tk/tokenizer.json") == "tokenizer.json"
+    assert [recorded_spec(s) for s in ("", "o200k_base", "hf:org/name")] == [
+        "",
+        "o200k_base",
+        "hf:org/name",
+    ]

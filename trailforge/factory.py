@@ -21,7 +21,7 @@ from . import __version__
 from .card import card_body, card_text
 from .configs import CONFIGS
 from .engines import get_engine
-from .errors import OutputError
+from .errors import OutputError, RecipeError
 from .family import MutationStats
 from .inputs import Inputs, load_inputs
 from .layout import config_files, parse_shard
@@ -254,6 +254,13 @@ def build_version(
         )
     labels = [t.label for t in inputs.tokenizers]
     items = plan(inputs)
+    if not items:
+        raise RecipeError(
+            "the recipe selects no base trails: no stage of the curriculum has a frame, among "
+            "its domains, that its chain can tell",
+            file=recipe.source,
+            hint="check `curriculum` (each stage's `domains`) and `domains`",
+        )
     with version_workspace(final, fingerprint, resume) as temp:
         parts_dir = temp / "_parts"
         jobs = [

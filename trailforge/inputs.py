@@ -45,7 +45,7 @@ def load_inputs(recipe: Recipe) -> Inputs:
     if missing_stages:
         raise RecipeError(
             f"stages {missing_stages} are not defined by the grammars",
-            file=recipe.base_dir / "trailforge.yaml",
+            file=recipe.source,
             hint=f"defined stages: {sorted(grammar.stages)}",
         )
     domains = None if recipe.domains == "all" else list(recipe.domains)
@@ -143,7 +143,7 @@ def with_worlds(content: Content, recipe: Recipe) -> Content:
     if "worlds" in content.domains:
         raise RecipeError(
             "a curated domain is named `worlds`, the name of generated frames",
-            file=recipe.base_dir / "trailforge.yaml",
+            file=recipe.source,
             hint="rename content/domains/worlds.yaml",
         )
     worlds = recipe.worlds

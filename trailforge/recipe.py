@@ -177,6 +177,8 @@ class Recipe(BaseModel):
     output: str = "out"
     limit: Whole | None = Field(default=None, ge=1)
     base_dir: Path = Field(default=Path("."), exclude=True)
+    #: The recipe file, for errors found after loading (a recipe built in code has none).
+    source: Path | None = Field(default=None, exclude=True)
 
     @field_validator("name")
     @classmethod
@@ -197,6 +199,16 @@ class Recipe(BaseModel):
     def _unique(cls, v: list[Any]) -> list[Any]:
         if len(set(v)) != len(v):
             raise ValueError("entries must be unique")
+        return v
+
+    @field_validator("mutators")
+    @classmethod
+    def _mutators_for_variants(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        if not v and (info.data.get("variants_per_trail") or info.data.get("walks")):
+            raise ValueError(
+                "no mutators, yet variants_per_trail or walks ask for variants: name at least "
+                "one, or set variants_per_trail: 0 and walks: 0 for base trails only"
+            )
         return v
 
     @field_validator("splits")
@@ -280,11 +292,17 @@ def split_label(spec: str) -> tuple[str | None, str]:
 
 def recorded_spec(spec: str) -> str:
     """A tokenizer or model spec as a version records it: an absolute path becomes its last
-    name (`LABEL=` kept), so no machine path is written into a dataset."""
-    bare = split_label(spec)[1]
+    name (`LABEL=` kept), so no machine path is written into a dataset; a relative path is
+    normalised (`./tk/tokenizer.json` is `tk/tokenizer.json`), so how it is spelled changes
+    nothing in the version."""
+    label, bare = split_label(spec)
+    if not bare or bare.startswith("hf:"):
+        return spec
     if os.path.isabs(os.path.expanduser(bare)):
-        return spec.replace(bare, Path(os.path.expanduser(bare)).name)
-    return spec
+        path = Path(os.path.expanduser(bare)).name
+    else:
+        path = os.path.normpath(bare)
+    return path if label is None else f"{label}={path}"
 
 
 def default_recipe_path() -> Path:
@@ -309,6 +327,7 @@ def load_recipe(path: Path | None = None, **overrides: Any) -> Recipe:
     merged = dict(data)
     merged.update({k: v for k, v in overrides.items() if v is not None})
     merged["base_dir"] = path.resolve().parent
+    merged["source"] = path
     try:
         return Recipe.model_validate(merged)
     except ValidationError as exc:

@@ -206,6 +206,13 @@ class Renderer:
                 line=exc.lineno,
                 hint="fix the Jinja syntax",
             ) from None
+        except UnicodeDecodeError as exc:
+            raise TemplateError(
+                f"template is not UTF-8: byte {exc.object[exc.start]:#04x} at offset {exc.start}",
+                file=path,
+                line=exc.object.count(b"\n", 0, exc.start) + 1,
+                hint="save the template as UTF-8",
+            ) from None
 
     def _guard(self, name: str, call: Any) -> Any:
         """Run template code, turning its failures into a TemplateError with file and line; output
