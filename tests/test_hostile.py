@@ -175,3 +175,43 @@ def test_a_read_only_output_folder(mini_copy, tmp_path, monkeypatch):
     result = build(mini_copy / "trailforge.yaml", "--limit", "3", "--out", str(target))
     assert result.exit_code == 2 and "not writable" in result.output
     assert "Traceback" not in result.output and not any((target / "mini").rglob("*.parquet"))
+
+
+@pytest.mark.parametrize("thing", ["file", "empty folder", "dangling link"])
+def test_something_else_where_the_version_goes_is_named(mini_copy, thing):
+    final = mini_copy / "out" / "mini" / "0.0.1"
+    final.parent.mkdir(parents=True)
+    if thing == "file":
+        final.write_text("x")
+    elif thing == "empty folder":
+        final.mkdir()
+    else:
+        final.symlink_to(mini_copy / "nowhere")
+    result = build(mini_copy / "trailforge.yaml", "--limit", "3")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "that is not a trailforge version is where version 0.0.1 goes" in result.output
+    assert not list(final.parent.glob(".tmp-*"))  # nothing started
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("mutators", "[anchor, bogus]", "unknown mutators ['bogus']"),
+        ("tokenizers", "[o200k_base, nope_base]", "unknown tokenizer 'nope_base'"),
+        ("ood", "{domains: [nowhere]}", "ood.domains ['nowhere'] are not loaded"),
+    ],
+)
+def test_errors_found_after_loading_name_the_recipe_line(mini_copy, key, value, message):
+    recipe = mini_copy / "trailforge.yaml"
+    lines = [line for line in recipe.read_text().splitlines() if not line.startswith(f"{key}:")]
+    lines.append(f"{key}: {value}")
+    recipe.write_text("\n".join(lines) + "\n")
+    result = build(recipe, "--limit", "3")
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert f"trailforge.yaml:{len(lines)}:" in result.output
+
+
+def test_a_bad_option_is_not_blamed_on_a_line_of_the_recipe(mini_copy):
+    result = build(mini_copy / "trailforge.yaml", "--version", "0.3")
+    assert result.exit_code == 2 and "given as an option, not in trailforge.yaml" in result.output
+    assert "trailforge.yaml:" not in result.output

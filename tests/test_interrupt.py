@@ -168,3 +168,26 @@ def test_without_resume_a_partial_build_starts_over(mini_copy):
         )
     result = build_version(load_recipe(mini_copy / "trailforge.yaml"), workers=1, shard_size=10)
     assert result.resumed_shards == 0 and result.path.exists()
+
+
+def test_an_interrupt_while_writing_metadata_keeps_every_shard_for_resume(mini_copy, monkeypatch):
+    from trailforge import factory
+
+    def interrupted(*args, **kwargs):
+        raise Stop
+
+    shards = []
+    with monkeypatch.context() as patch:
+        patch.setattr(factory, "card_text", interrupted)  # after the merge, in the metadata
+        with pytest.raises(Stop):
+            build_version(
+                load_recipe(mini_copy / "trailforge.yaml"),
+                workers=1,
+                shard_size=10,
+                on_start=lambda families, total: shards.append(total),
+            )
+    resumed = build_version(
+        load_recipe(mini_copy / "trailforge.yaml"), workers=1, shard_size=10, resume=True
+    )
+    assert shards[0] > 1 and resumed.resumed_shards == shards[0]  # no shard built twice
+    assert not (resumed.path / "_parts").exists()

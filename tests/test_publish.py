@@ -221,6 +221,14 @@ def test_dry_run_prints_the_plan_offline_and_touches_nothing(version, monkeypatc
     assert {p: p.read_bytes() for p in version.rglob("*") if p.is_file()} == before
 
 
+@pytest.mark.parametrize("branch", ["", "x y", "a..b", "x:y~^", "/x", "x.lock"])
+def test_a_branch_git_would_refuse_is_refused_before_anything(version, branch):
+    result = CliRunner().invoke(
+        cli.main, ["publish", str(version), "--repo-id", "me/ski", "--branch", branch, "--dry-run"]
+    )
+    assert result.exit_code == 2 and "not a valid git branch name" in result.output
+
+
 def test_token_env_must_be_set_and_never_printed(version, monkeypatch):
     monkeypatch.delenv("MY_TOKEN", raising=False)
     result = CliRunner().invoke(

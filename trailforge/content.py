@@ -477,7 +477,11 @@ def load_domain(path: Path, relations: frozenset[str] | None = None) -> Domain:
             problem = check_clause(text)
             if problem:
                 raise ContentError(
-                    f"frame {fid!r}: {key} {problem}", file=path, line=line_at(raw, key)
+                    f"frame {fid!r}: {key} {problem}",
+                    file=path,
+                    line=line_at(raw, key),
+                    hint=f"besides {', '.join(sorted(FRAME_KEYS))}, every key of a frame is a "
+                    "clause field: one line of text",
                 )
             fields[key] = text
         raw_flips = raw.get("flips") or []

@@ -81,7 +81,7 @@ def inputs_fingerprint(inputs: Inputs, hashes: dict[str, str]) -> str:
 def existing_fingerprint(path: Path) -> str | None:
     try:
         return json.loads((path / "manifest.json").read_text())["inputs_fingerprint"]
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
@@ -236,7 +236,7 @@ def build_version(
     hashes = input_hashes(inputs)
     fingerprint = inputs_fingerprint(inputs, hashes)
     final = recipe.output_dir
-    if final.exists():
+    if final.exists() or final.is_symlink():  # a dangling link is in the way too
         if existing_fingerprint(final) == fingerprint:
             return BuiltVersion(
                 path=final,
@@ -246,6 +246,13 @@ def build_version(
                 by_domain={},
                 seconds=0.0,
                 already_built=True,
+            )
+        if not (final / "manifest.json").is_file():
+            kind = "link" if final.is_symlink() else "folder" if final.is_dir() else "file"
+            raise OutputError(
+                f"a {kind} that is not a trailforge version is where version {recipe.version} goes",
+                file=final,
+                hint="move or remove it, or pass another --version or --out",
             )
         raise OutputError(
             f"version {recipe.version} already exists and was built from other inputs",
@@ -258,7 +265,7 @@ def build_version(
         raise RecipeError(
             "the recipe selects no base trails: no stage of the curriculum has a frame, among "
             "its domains, that its chain can tell",
-            file=recipe.source,
+            **recipe.where("curriculum"),
             hint="check `curriculum` (each stage's `domains`) and `domains`",
         )
     with version_workspace(final, fingerprint, resume) as temp:
@@ -285,7 +292,6 @@ def build_version(
             phase("merging")
             files, sizes = _merge(temp, parts_dir, recipe, labels, results, runs)
         phase("writing metadata")
-        shutil.rmtree(parts_dir)
         by_split = sizes.get("trails", {})
         sample = next((r.sample for r in results if r.sample), [])
         meta = {**recipe.card.model_dump(), "pretty_name": recipe.card.pretty_name or recipe.name}
@@ -350,6 +356,7 @@ def build_version(
                 "files": files,
             },
         )
+        shutil.rmtree(parts_dir)  # last: until the version is whole, --resume keeps the shards
     return BuiltVersion(
         path=final,
         rows=stats_doc["rows"],

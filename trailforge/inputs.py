@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .content import Content, load_content
-from .errors import RecipeError
+from .errors import RecipeError, TokenizerError
 from .grammar import Grammar, load_grammar
 from .mutate import MUTATORS
 from .recipe import Recipe
@@ -45,7 +45,7 @@ def load_inputs(recipe: Recipe) -> Inputs:
     if missing_stages:
         raise RecipeError(
             f"stages {missing_stages} are not defined by the grammars",
-            file=recipe.source,
+            **recipe.where("curriculum"),
             hint=f"defined stages: {sorted(grammar.stages)}",
         )
     domains = None if recipe.domains == "all" else list(recipe.domains)
@@ -69,17 +69,23 @@ def load_inputs(recipe: Recipe) -> Inputs:
     if unknown_stage_domains:
         raise RecipeError(
             f"curriculum names domains {unknown_stage_domains} that are not loaded",
+            **recipe.where("curriculum"),
             hint=f"loaded: {', '.join(sorted(content.domains))}",
         )
     unknown_ood = [d for d in recipe.ood.domains if d not in content.domains]
     if unknown_ood:
         raise RecipeError(
             f"ood.domains {unknown_ood} are not loaded domains",
+            **recipe.where("ood", "domains"),
             hint=f"loaded: {', '.join(sorted(content.domains))}",
         )
     unknown_ops = MUTATORS.unknown(recipe.mutators)
     if unknown_ops:
-        raise RecipeError(f"unknown mutators {unknown_ops}", hint=MUTATORS.hint())
+        raise RecipeError(
+            f"unknown mutators {unknown_ops}",
+            **recipe.where("mutators"),
+            hint=MUTATORS.hint(),
+        )
     renderer = Renderer(
         recipe.path(recipe.templates), {name: d.title for name, d in content.domains.items()}
     )
@@ -102,7 +108,12 @@ def load_inputs(recipe: Recipe) -> Inputs:
                     Step("conclusion", "conclusion", "concludes", "Therefore,", "it holds"),
                 ),
             )
-    tokenizers = load_tokenizers(recipe.tokenizers, recipe.base_dir)
+    try:
+        tokenizers = load_tokenizers(recipe.tokenizers, recipe.base_dir)
+    except TokenizerError as exc:
+        if exc.file is not None:
+            raise
+        raise TokenizerError(exc.message, **recipe.where("tokenizers"), hint=exc.hint) from None
     drift_model = None
     if recipe.max_drift is not None:
         from .drift.model import DriftModel

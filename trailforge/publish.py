@@ -8,6 +8,7 @@ error messages are scrubbed of it before they reach the user.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol, cast
@@ -61,6 +62,12 @@ class PublishResult:
     messages: list[str] = field(default_factory=list)
 
 
+#: Git's rules for a branch name (`git check-ref-format --branch`), as one pattern.
+BRANCH_RE = re.compile(
+    r"(?!/|\.|-)(?!.*(?:\.\.|//|@\{|/\.|\.lock$|\.lock/|/$|\.$))[^\s~^:?*\[\\\x00-\x1f\x7f]+"
+)
+
+
 def plan_publish(
     directory: Path, repo_id: str, branch: str = "main", private: bool = False
 ) -> PublishPlan:
@@ -71,6 +78,12 @@ def plan_publish(
     if "/" not in repo_id or repo_id.count("/") != 1 or not all(repo_id.split("/")):
         raise PublishError(
             f"repo id {repo_id!r} must look like ORG/NAME", hint="e.g. --repo-id my-org/ski-tracks"
+        )
+    if not BRANCH_RE.fullmatch(branch):
+        raise PublishError(
+            f"branch {branch!r} is not a valid git branch name",
+            hint="e.g. --branch main or --branch v0-drafts: no spaces, '..', '~^:?*[\\' or "
+            "leading '/' or '.'",
         )
     files = [
         PlannedFile(name, (directory / name).stat().st_size, sha256_file(directory / name))

@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from .errors import RecipeError
-from .yamlio import load_yaml, raise_validation
+from .yamlio import line_of, load_yaml, raise_validation
 
 VERSION_RE = re.compile(r"\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?")
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -179,6 +179,8 @@ class Recipe(BaseModel):
     base_dir: Path = Field(default=Path("."), exclude=True)
     #: The recipe file, for errors found after loading (a recipe built in code has none).
     source: Path | None = Field(default=None, exclude=True)
+    #: Fields set by command-line options rather than the file (errors then name the option).
+    overridden: frozenset[str] = Field(default=frozenset(), exclude=True)
 
     @field_validator("name")
     @classmethod
@@ -258,6 +260,18 @@ class Recipe(BaseModel):
                 raise ValueError(f"ood.{name} {missing} are not in {name}")
         return v
 
+    def where(self, *loc: str | int) -> dict[str, Any]:
+        """`file` and `line` of `loc` (e.g. "ood", "domains") in the recipe file, for errors found
+        after loading; none for a recipe made in code or a field a command-line option set."""
+        if self.source is None or (loc and loc[0] in self.overridden):
+            return {}
+        try:
+            data = load_yaml(self.source, RecipeError, "recipe")
+        except RecipeError:
+            return {"file": self.source}
+        found = loc and isinstance(data, dict) and loc[0] in data
+        return {"file": self.source, "line": line_of(data, loc) if found else None}
+
     def path(self, value: str) -> Path:
         """A recipe path resolved against the recipe's folder."""
         p = Path(value)
@@ -325,11 +339,18 @@ def load_recipe(path: Path | None = None, **overrides: Any) -> Recipe:
             hint="see trailforge.yaml for the fields",
         )
     merged = dict(data)
-    merged.update({k: v for k, v in overrides.items() if v is not None})
-    merged["base_dir"] = path.resolve().parent
-    merged["source"] = path
+    given = {k: v for k, v in overrides.items() if v is not None}
+    merged.update(given, base_dir=path.resolve().parent, source=path, overridden=frozenset(given))
     try:
         return Recipe.model_validate(merged)
     except ValidationError as exc:
+        first = exc.errors()[0]
+        option = first.get("loc", ("",))[0]
+        if option in given:  # a command-line option, not a line of the file
+            raise RecipeError(
+                f"{option} {given[option]!r} (given as an option, not in {path.name}): "
+                f"{first['msg']}",
+                hint="see `trailforge build --help` for what each option accepts",
+            ) from None
         raise_validation(exc, data, path, RecipeError, "recipe")
         raise  # unreachable: raise_validation always raises

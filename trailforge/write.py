@@ -141,7 +141,7 @@ def version_workspace(final: Path, fingerprint: str, resume: bool = False) -> It
     became unwritable) keeps the finished shards there for `--resume`, the latter as an
     OutputError; any other failure removes it. Either way no version folder appears unless the
     build completed."""
-    if final.exists():
+    if final.exists() or final.is_symlink():
         raise OutputError(
             "version folder already exists",
             file=final,
