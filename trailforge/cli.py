@@ -334,7 +334,10 @@ def show(
         if family.isdigit():
             if not 1 <= int(family) <= bases.num_rows:
                 raise DatasetError(
-                    f"there are {bases.num_rows} families; --family {family} is out of range"
+                    f"there are {bases.num_rows} families; --family {family} is out of range",
+                    file=directory,
+                    hint=f"families are numbered from 1 to {bases.num_rows}, or named by "
+                    "their family_id",
                 )
             family = bases["family_id"][int(family) - 1].as_py()
         members = table.filter(pc.equal(table["family_id"], family)).to_pylist()

@@ -32,7 +32,12 @@ def read_manifest(directory: Path) -> dict[str, Any]:
             hint="pass a version folder such as out/ski-tracks/0.1.0",
         ) from None
     except (OSError, ValueError) as exc:
-        raise DatasetError(f"unreadable manifest: {exc}", file=path) from None
+        raise DatasetError(
+            f"unreadable manifest: {exc}",
+            file=path,
+            hint="a manifest is never edited: rebuild the version, or restore it from where it "
+            "was published",
+        ) from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files", {}), dict):
         raise DatasetError(
             "manifest.json is not a trailforge manifest (an object with `files`)",
