@@ -335,7 +335,9 @@ def _draw(
     world = f"{place}, where a creature can do only what these rules allow"  # the closed world
     fields = {  # several surface forms of one logical form, drawn per frame
         "premise": rng.choice([f"{world}, {rules}, and {who}", f"{who} {world}: {rules}"]),
-        "consequence": f"{name} can {ability}",
+        # an inferred step holds only while the exception does not: stated as the rule gives it,
+        # so a later complication never contradicts a step the chain asserted
+        "consequence": f"{name} can {ability} unless {name} is {state}",
         "conclusion": says(STAGE_FIELDS[2]),
         "complication": f"{name} is {state}",
         "blocked": says(STAGE_FIELDS[3]),
@@ -352,7 +354,7 @@ def _draw(
                 f"{kinds2_word} can {ability2}, and {other} is {_article(kind2)} {kind2}",
             ]
         ),
-        "consequence_2": f"{name} can {step}",
+        "consequence_2": f"{name} can {step} unless {name} is {state}",
     }
     flips = (
         Flip(
@@ -383,7 +385,7 @@ def _draw(
         fields=fields,
         flips=flips,
         anchors={
-            "premise": state,
+            "premise": kind,  # what the rule turns on (the premise flip's word), at every stage
             "consequence": ability,
             "complication": state,
             "resolution": item,
