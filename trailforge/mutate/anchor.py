@@ -3,7 +3,8 @@
 The decisive words are the frame's `anchor` for the step or, where it names none, the words a flip
 of that step edits; never a function word, never a distractor step. Tags come from the recipe's
 `anchors.tags`, each a pattern with `{}` for the words. By default anchors go only on steps before
-the conclusion (the prompt side), so a model trained on completions never learns to emit them.
+the conclusion (the prompt side), so a model trained on `prompt_completion` never learns to emit
+them (the `messages` assistant turn is the whole trail, tags included).
 """
 
 from __future__ import annotations
