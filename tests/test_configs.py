@@ -130,6 +130,9 @@ def test_facts_turns_are_facts_turn_row_by_row(mini_build):
     only_inferences = pa.chunked_array([pa.array([inferred], steps.type)])
     assert facts_turns(only_inferences).to_pylist() == [facts_turn(inferred)]
     assert facts_turn(inferred) == "Facts: What follows, and why?"
+    tagged = [{**s, "text": f"[!] {s['text']}"} for s in steps.to_pylist()[0]]
+    for sentence in facts_turn(tagged).removeprefix("Facts: ").split(". ")[:-1]:
+        assert sentence.startswith("[!] ") and sentence[4].isupper(), sentence  # not "[!] solid"
 
 
 def test_preference_pairs_are_minimal(mini_build, loaded):

@@ -18,6 +18,7 @@ conclusion that does not follow, which a model trained on completions would lear
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -54,8 +55,16 @@ def _negatives(table: pa.Table) -> pa.Table:
     )
 
 
+#: A clause's first word character: what comes before it is an anchor tag's marks ("[!] ").
+_WORD = re.compile(r"\w")
+
+
 def _sentence(clause: str) -> str:
-    return clause[:1].upper() + clause[1:] + "."
+    """The clause as a sentence: its first word capitalised ("[!] Solid salt ..." where an anchor
+    tag comes first), a full stop after it."""
+    first = _WORD.search(clause)
+    lead = first.start() if first else 0
+    return clause[:lead] + clause[lead : lead + 1].upper() + clause[lead + 1 :] + "."
 
 
 def _said(step: dict) -> str:
