@@ -35,6 +35,8 @@ def test_overrides_replace_fields_and_none_keeps_them():
         ("seed: 1.5", "valid integer", 5),
         ("domains: []\nworlds: null", "nothing to build", 6),
         ("mutators: []", "no mutators, yet variants_per_trail", 5),
+        ("source: elsewhere.yaml", "Extra inputs are not permitted", 5),
+        ("base_dir: /tmp", "Extra inputs are not permitted", 5),
     ],
 )
 def test_bad_recipes_point_at_the_line(tmp_path, line, message, lineno):

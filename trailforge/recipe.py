@@ -304,6 +304,10 @@ def split_label(spec: str) -> tuple[str | None, str]:
     return None, spec
 
 
+#: Recipe fields set by `load_recipe`, not by the recipe file.
+INTERNAL_FIELDS = frozenset({"base_dir", "source", "overridden"})
+
+
 def recorded_spec(spec: str) -> str:
     """A tokenizer or model spec as a version records it: an absolute path becomes its last
     name (`LABEL=` kept), so no machine path is written into a dataset; a relative path is
@@ -337,6 +341,14 @@ def load_recipe(path: Path | None = None, **overrides: Any) -> Recipe:
             file=path,
             line=1,
             hint="see trailforge.yaml for the fields",
+        )
+    internal = sorted(INTERNAL_FIELDS & set(data))
+    if internal:  # set from where the recipe was loaded, never by the file
+        raise RecipeError(
+            f"recipe: {internal[0]}: Extra inputs are not permitted",
+            file=path,
+            line=line_of(data, (internal[0],)),
+            hint="see docs for the fields a recipe accepts",
         )
     merged = dict(data)
     given = {k: v for k, v in overrides.items() if v is not None}

@@ -160,16 +160,24 @@ def _well_formed(manifest: dict[str, Any], check: Check) -> dict[str, Any]:
     return shaped
 
 
-def _damaged_copy(directory: Path, entry: dict[str, Any]) -> bool:
-    """Whether a file tokenizer's copy in the version is missing or changed."""
-    return any(
-        not (directory / name).is_file() or sha256_file(directory / name) != digest
-        for name, digest in entry.get("files", {}).items()
-    )
+def _check_copies(directory: Path, manifest: dict[str, Any], check: Check) -> set[str]:
+    """sha256 of every file tokenizer's copy in the version; the labels of those missing or
+    changed (the bound is not re-checked under them)."""
+    damaged = set()
+    for entry in manifest["tokenizers"]:
+        for name, digest in entry.get("files", {}).items():
+            check.checked += 1
+            if not (directory / name).is_file():
+                check.fail(f"{name}: missing (a copy of tokenizer {entry['label']!r})")
+                damaged.add(entry["label"])
+            elif sha256_file(directory / name) != digest:
+                check.fail(f"{name}: sha256 differs from the manifest (the file was changed)")
+                damaged.add(entry["label"])
+    return damaged
 
 
 def _check_files(directory: Path, manifest: dict[str, Any], check: Check) -> dict[str, int]:
-    """sha256 and row count of every listed file; unlisted shards.
+    """sha256, size and row count of every listed shard; files the manifest does not list.
 
     Returns the readable files' row counts, read from their Parquet footers, in manifest order.
     """
@@ -183,8 +191,9 @@ def _check_files(directory: Path, manifest: dict[str, Any], check: Check) -> dic
             continue
         if sha256_file(path) != entry.get("sha256"):
             check.fail(f"{name}: sha256 differs from the manifest (the file was changed)")
-        if path.stat().st_size != entry.get("bytes"):
-            check.fail(f"{name}: {path.stat().st_size} bytes, manifest says {entry.get('bytes')!r}")
+        size = path.stat().st_size
+        if size != entry.get("bytes"):
+            check.fail(f"{name}: {size} bytes, manifest says {entry.get('bytes')!r}")
         try:
             sizes[name] = pq.read_metadata(path).num_rows
         except _READ_ERRORS as exc:
@@ -192,13 +201,6 @@ def _check_files(directory: Path, manifest: dict[str, Any], check: Check) -> dic
             continue
         if sizes[name] != entry.get("rows"):
             check.fail(f"{name}: {sizes[name]} rows, manifest says {entry.get('rows')}")
-    for entry in manifest.get("tokenizers", []):
-        for name, digest in entry.get("files", {}).items():
-            check.checked += 1
-            if not (directory / name).is_file():
-                check.fail(f"{name}: missing (a copy of tokenizer {entry['label']!r})")
-            elif sha256_file(directory / name) != digest:
-                check.fail(f"{name}: sha256 differs from the manifest (the file was changed)")
     known = listed_files(manifest)
     for path in sorted(directory.rglob("*")):
         name = path.relative_to(directory).as_posix()
@@ -841,9 +843,10 @@ def verify(
 
     manifest = _well_formed(raw, checks["manifest is consistent"])
     labels = [t["label"] for t in manifest["tokenizers"]]
+    damaged = _check_copies(directory, manifest, checks["files match manifest"])
     tokenizers = []
     for entry in manifest["tokenizers"]:
-        if tokenizer_dir is None and _damaged_copy(directory, entry):
+        if tokenizer_dir is None and entry["label"] in damaged:
             checks["token bound"].fail(
                 f"tokenizer {entry['label']!r}: its copy in the version is missing or changed, "
                 "so the bound is not re-checked under it"
